@@ -74,7 +74,7 @@ def map_create_array(value_size: int, max_entries: int = 1, *, mmapable: bool = 
     attr = ctypes.create_string_buffer(_ATTR_SIZE)
     flags = BPF_F_MMAPABLE if mmapable else 0
     struct.pack_into("<IIIII", attr, 0, BPF_MAP_TYPE_ARRAY, 4, value_size, max_entries, flags)
-    attr[28:38] = b"maplevm_rd"  # map_name, for bpftool listings
+    struct.pack_into("16s", attr, 28, b"maplevm_rd")  # map_name, for bpftool listings
     return _bpf(BPF_MAP_CREATE, attr, "bpf(BPF_MAP_CREATE)")
 
 
@@ -117,7 +117,7 @@ def _prog_load(
         len(log) if log is not None else 0,
         ctypes.addressof(log) if log is not None else 0,
     )
-    attr[48 : 48 + len(name)] = name.encode()[:15]  # prog_name
+    struct.pack_into("16s", attr, 48, name.encode()[:15])  # prog_name
     return _bpf(BPF_PROG_LOAD, attr, "bpf(BPF_PROG_LOAD)")
 
 
