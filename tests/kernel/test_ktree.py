@@ -1,0 +1,226 @@
+"""The kernel maple-tree reader against the live kernel, plus offline decoding checks.
+
+Live tests start a child, let it build its address space, stop it (SIGSTOP, confirmed
+with waitpid), read its tree through BPF and check it against /proc/PID/maps and the
+maple tree's structural rules.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import struct
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from maplevm.kernel.bpf_asm import R0, R1, Assembler
+from maplevm.kernel.ktree import (
+    KernelNode,
+    KernelTree,
+    format_kernel_tree,
+    kernel_tree_available,
+    proc_maps_ranges,
+    read_mm_tree,
+)
+from maplevm.kernel.ktree_layout import KernelLayout, NodeLayout
+from maplevm.kernel.ktree_walk import ULONG_MAX, decode_node
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+def _require_kernel() -> None:
+    reason = kernel_tree_available()
+    if reason is not None:
+        pytest.skip(reason)
+
+
+# The child maps ``n`` single pages with alternating protections (so neighbours cannot
+# merge into one VMA), then stops itself; the tree cannot change while it is stopped.
+_CHILD = textwrap.dedent(
+    """
+    import mmap, os, signal, sys
+    keep = []
+    for i in range(int(sys.argv[1])):
+        prot = mmap.PROT_READ if i % 2 else mmap.PROT_READ | mmap.PROT_WRITE
+        keep.append(mmap.mmap(-1, mmap.PAGESIZE, prot=prot))
+    os.kill(os.getpid(), signal.SIGSTOP)
+    """
+)
+
+
+@contextmanager
+def stopped_child(n_maps: int) -> Iterator[int]:
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(n_maps)])
+    try:
+        _, status = os.waitpid(proc.pid, os.WUNTRACED)
+        assert os.WIFSTOPPED(status), f"child did not stop (status {status:#x})"
+        yield proc.pid
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _leaf_depths(node: KernelNode) -> set[int]:
+    if node.is_leaf:
+        return {node.depth}
+    return set().union(*(_leaf_depths(c) for c in node.children))
+
+
+def _max_gap(node: KernelNode) -> int:
+    """The largest run of NULL indices below ``node``, computed from its leaves."""
+    if node.is_leaf:
+        sizes = [
+            hi - lo + 1
+            for i, entry in enumerate(node.entries)
+            if entry is None
+            for lo, hi in [node.slot_range(i)]
+        ]
+        return max(sizes, default=0)
+    return max(_max_gap(c) for c in node.children)
+
+
+def check_tree(tree: KernelTree, pid: int) -> None:
+    """Everything the brief asks of a tree read from a stopped process."""
+    assert tree.root is not None
+    maps = proc_maps_ranges(pid)
+    entries = [(lo, hi, e) for lo, hi, e in tree.leaf_entries()]
+    vmas = [e for _, _, e in entries if e is not None]
+    # Each entry covers exactly its VMA, and the entries are exactly /proc/PID/maps.
+    for lo, hi, entry in entries:
+        if entry is not None:
+            assert (lo, hi + 1) == entry
+    assert vmas == maps
+    # Leaf slots tile the whole index space, in order, with no two NULLs side by side.
+    assert entries[0][0] == 0 and entries[-1][1] == ULONG_MAX
+    for (_, hi, e1), (lo, _, e2) in itertools.pairwise(entries):
+        assert lo == hi + 1
+        assert e1 is not None or e2 is not None
+    leaf_depths = _leaf_depths(tree.root)
+    assert leaf_depths == {tree.height - 1}
+    for node in tree.nodes():
+        used = node.pivots[: node.end]
+        assert all(a < b for a, b in itertools.pairwise(used))
+        assert all(node.min <= p < node.max for p in used)
+        for i, child in enumerate(node.children):
+            assert (child.min, child.max) == node.slot_range(i)
+            assert child.depth == node.depth + 1
+        if node.kind == "maple_arange_64":
+            assert node.gaps is not None and node.meta_gap is not None
+            want = [_max_gap(c) for c in node.children]
+            assert list(node.gaps[: node.end + 1]) == want
+            assert node.gaps[node.meta_gap] == max(want)
+        else:
+            assert node.gaps is None
+
+
+# -- live tests -------------------------------------------------------------------------
+
+
+@pytest.mark.live
+def test_small_process_tree_matches_maps() -> None:
+    _require_kernel()
+    with stopped_child(0) as pid:
+        tree = read_mm_tree(pid)
+        check_tree(tree, pid)
+        assert tree.ma_flags & 1, "mm trees track gaps (MT_FLAGS_ALLOC_RANGE)"
+        again = read_mm_tree(pid)
+    assert again == tree  # same node addresses and contents: a stable read
+    text = format_kernel_tree(tree)
+    assert f"height {tree.height}" in text and "vma 0x" in text
+
+
+@pytest.mark.live
+def test_many_mappings_give_a_taller_tree() -> None:
+    _require_kernel()
+    with stopped_child(200) as pid:
+        tree = read_mm_tree(pid)
+        check_tree(tree, pid)
+    assert tree.height >= 2
+    assert sum(1 for _, _, e in tree.leaf_entries() if e is not None) > 200
+    kinds = {n.kind for n in tree.nodes()}
+    assert kinds == {"maple_arange_64", "maple_leaf_64"}
+
+
+@pytest.mark.live
+def test_unknown_pid_and_kernel_thread() -> None:
+    _require_kernel()
+    with pytest.raises(ProcessLookupError):
+        read_mm_tree(2**22 + 12345)  # above pid_max's ceiling: never a process
+    with pytest.raises(ProcessLookupError, match="no address space"):
+        read_mm_tree(2)  # kthreadd
+
+
+# -- offline decoding -------------------------------------------------------------------
+
+# The layout the live kernel reports (x86_64, 6.x); only for the synthetic-node tests.
+_LAYOUT = KernelLayout(
+    task_tasks=0, task_tgid=0, task_mm=0, task_thread_pid=0, pid_level=0, pid_numbers=0,
+    upid_size=16, upid_nr=0, upid_ns=8, list_next=0, mm_mt=64, mt_flags=4, mt_root=8,
+    vma_start=0, vma_end=8, node_size=256, node_parent=0, dense_slot_off=8,
+    dense_slot_count=31,
+    range64=NodeLayout(8, 15, 128, 16, None, 0, 248),
+    arange64=NodeLayout(8, 9, 80, 10, 160, 10, 240),
+    meta_end=0, meta_gap=1,
+)  # fmt: skip
+
+
+def _leaf(pivots: list[int], slots: list[int], meta: tuple[int, int]) -> bytes:
+    raw = bytearray(256)
+    struct.pack_into("<Q", raw, 0, 0xFFFF888000001006)
+    struct.pack_into(f"<{len(pivots)}Q", raw, 8, *pivots)
+    struct.pack_into(f"<{len(slots)}Q", raw, 128, *slots)
+    if len(slots) < 16:
+        raw[248], raw[249] = meta
+    return bytes(raw)
+
+
+LEAF_ENODE = 0xFFFF888000002000 | (1 << 3) | 4
+
+
+def test_data_end_from_metadata() -> None:
+    raw = _leaf([0x0FFF, 0x1FFF], [0, 0xFFFF888000100000, 0], (2, 0))
+    node = decode_node(_LAYOUT, LEAF_ENODE, raw, ULONG_MAX)
+    assert node.end == 2 and node.meta == (2, 0)
+    assert node.address == 0xFFFF888000002000
+
+
+def test_data_end_of_full_node_has_no_metadata() -> None:
+    pivots = [0x1000 * (i + 1) - 1 for i in range(15)]
+    slots = [0xFFFF888000100000 + 0x100 * i for i in range(16)]
+    node = decode_node(_LAYOUT, LEAF_ENODE, _leaf(pivots, slots, (0, 0)), ULONG_MAX)
+    assert node.end == 15 and node.meta is None
+
+
+def test_data_end_when_last_pivot_is_node_max() -> None:
+    pivots = [0x1000 * (i + 1) - 1 for i in range(15)]
+    node = decode_node(_LAYOUT, LEAF_ENODE, _leaf(pivots, [1] * 15, (14, 0)), pivots[-1])
+    assert node.end == 14 and node.meta == (14, 0)
+
+
+def test_assembler_resolves_jumps() -> None:
+    a = Assembler()
+    a.jeq_imm(R1, 0, "out")
+    a.mov_imm(R0, 1)
+    a.label("out")
+    a.exit()
+    code = a.assemble()
+    assert len(code) == 24
+    assert code[:8] == bytes([0x15, 0x01, 0x01, 0x00, 0, 0, 0, 0])  # if r1 == 0 goto +1
+    assert code[16] == 0x95
+
+
+def test_proc_maps_ranges_excludes_vsyscall() -> None:
+    ranges = proc_maps_ranges(os.getpid())
+    assert ranges and all(start < end < 0xFFFFFFFFFF600000 for start, end in ranges)
+
+
+def test_stopped_child_is_stopped() -> None:
+    with stopped_child(2) as pid, open(f"/proc/{pid}/stat") as f:
+        assert f.read().split(") ")[1][0] == "T"
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # killed and reaped on leaving the block
