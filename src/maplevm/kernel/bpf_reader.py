@@ -6,10 +6,11 @@ How it works:
   reads and writes it through ``mmap`` with no extra syscalls)::
 
       0   cookie     the trigger's argument that identifies this reader
-      8   tgid       requesting process's tgid, or 0 when it is unknown (PID namespace)
+      8   tgid       requesting process's global tgid (0 until learned, see below)
       16  task       out: bpf_get_current_task() of the triggering thread
       24  hits       out: incremented on every matching trigger
-      32  addr[K]    kernel addresses to copy (0 = unused slot)
+      32  pid_tgid   out: bpf_get_current_pid_tgid() of the triggering thread
+      40  addr[K]    kernel addresses to copy (0 = unused slot)
       ..  rc[K]      out: bpf_probe_read_kernel() return value per slot
       ..  buf[K]     out: CHUNK bytes copied from each address
 
@@ -17,8 +18,10 @@ How it works:
   ``syscalls/sys_enter_sched_get_priority_max`` through perf_event_open + SET_BPF.  That
   syscall is cheap, almost never used, and fails harmlessly for a bad ``policy``.  The
   program runs for every caller, so it only acts when the call's argument equals the
-  mailbox cookie (and, when known, the caller's tgid matches), then copies each requested
-  address with bpf_probe_read_kernel (helper 113) into the mailbox.
+  mailbox cookie and the caller's tgid matches, then copies each requested address with
+  bpf_probe_read_kernel (helper 113) into the mailbox.  The tgid it compares with is the
+  kernel's global one, which differs from ``os.getpid()`` inside a PID namespace, so the
+  first trigger runs with the filter off (cookie only) and records the caller's tgid.
 * Python fills ``addr[]``, makes the syscall with the cookie as ``policy``, and reads the
   results back: one syscall per K reads.
 """
@@ -29,6 +32,7 @@ import contextlib
 import ctypes
 import mmap
 import os
+import platform
 import re
 import secrets
 import struct
@@ -60,7 +64,7 @@ BATCH = 16  # reads per trigger: one leaf's worth of VMA pointers
 TRIGGER_SYSCALL = "sched_get_priority_max"
 _TRIGGER_NRS = {"x86_64": 146, "aarch64": 125}
 
-_OFF_COOKIE, _OFF_TGID, _OFF_TASK, _OFF_HITS, _OFF_ADDR = 0, 8, 16, 24, 32
+_OFF_COOKIE, _OFF_TGID, _OFF_TASK, _OFF_HITS, _OFF_PID_TGID, _OFF_ADDR = 0, 8, 16, 24, 32, 40
 _OFF_RC = _OFF_ADDR + 8 * BATCH
 _OFF_BUF = _OFF_RC + 8 * BATCH
 VALUE_SIZE = _OFF_BUF + CHUNK * BATCH
@@ -141,9 +145,10 @@ def build_program(map_fd: int, arg_offset: int) -> bytes:
     a.load64(R1, R6, arg_offset)  # the syscall's first argument
     a.load64(R2, R8, _OFF_COOKIE)
     a.jne_reg(R1, R2, "out")
-    a.load64(R7, R8, _OFF_TGID)
-    a.jeq_imm(R7, 0, "matched")
     a.call(HELPER_GET_CURRENT_PID_TGID)
+    a.store64(R8, _OFF_PID_TGID, R0)
+    a.load64(R7, R8, _OFF_TGID)
+    a.jeq_imm(R7, 0, "matched")  # filter not set yet: the cookie alone decides
     a.rsh_imm(R0, 32)
     a.jne_reg(R0, R7, "out")
     a.label("matched")
@@ -169,24 +174,10 @@ def build_program(map_fd: int, arg_offset: int) -> bytes:
 
 
 def _trigger_nr() -> int:
-    import platform
-
     machine = platform.machine()
     if machine not in _TRIGGER_NRS:
         raise KernelReadError(f"unsupported architecture {machine!r}")
     return _TRIGGER_NRS[machine]
-
-
-def _in_initial_pid_ns() -> bool:
-    """True when our PIDs are the kernel's global ones (the program can then check tgid)."""
-    try:
-        status = Path("/proc/self/status").read_text()
-    except OSError:
-        return False
-    for line in status.splitlines():
-        if line.startswith("NSpid:"):
-            return len(line.split()) == 2
-    return True  # kernels without NSpid predate PID namespaces being common
 
 
 class KernelMemory:
@@ -214,8 +205,7 @@ class KernelMemory:
         self._fds.append(map_fd)
         length = mmap.PAGESIZE * -(-VALUE_SIZE // mmap.PAGESIZE)
         self._mem = mmap.mmap(map_fd, length, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
-        tgid = os.getpid() if _in_initial_pid_ns() else 0
-        struct.pack_into("<QQ", self._mem, 0, self._cookie, tgid)
+        struct.pack_into("<QQ", self._mem, 0, self._cookie, 0)
         prog_fd = bpf_sys.prog_load(
             build_program(map_fd, arg_offset), bpf_sys.BPF_PROG_TYPE_TRACEPOINT
         )
@@ -223,6 +213,10 @@ class KernelMemory:
         perf_fd = bpf_sys.perf_tracepoint_open(tp_id)
         self._fds.append(perf_fd)
         bpf_sys.perf_attach_bpf(perf_fd, prog_fd)
+        # Learn our global tgid from the kernel, then let the program filter on it.
+        self._fire([])
+        tgid = struct.unpack_from("<Q", self._mem, _OFF_PID_TGID)[0] >> 32
+        struct.pack_into("<Q", self._mem, _OFF_TGID, tgid)
 
     def close(self) -> None:
         if self._mem is not None:
