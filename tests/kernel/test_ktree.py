@@ -13,7 +13,7 @@ import struct
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import pytest
@@ -28,7 +28,7 @@ from maplevm.kernel.ktree import (
     read_mm_tree,
 )
 from maplevm.kernel.ktree_layout import KernelLayout, NodeLayout
-from maplevm.kernel.ktree_walk import ULONG_MAX, decode_node
+from maplevm.kernel.ktree_walk import ULONG_MAX, KernelTreeError, decode_node, walk_tree
 
 # -- helpers ----------------------------------------------------------------------------
 
@@ -224,3 +224,114 @@ def test_stopped_child_is_stopped() -> None:
         assert f.read().split(") ")[1][0] == "T"
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # killed and reaped on leaving the block
+
+
+# -- offline walk over a synthetic tree in fake memory -----------------------------------
+
+MM = 0xFFFF888000010000
+MT = MM + _LAYOUT.mm_mt
+ROOT = 0xFFFF888000020000
+LEAF_A, LEAF_B = 0xFFFF888000020100, 0xFFFF888000020200
+VMA_BASE = 0xFFFF888000030000
+
+
+class FakeMemory:
+    """Kernel memory as a dict of 256-byte blocks keyed by address."""
+
+    def __init__(self) -> None:
+        self.blocks: dict[int, bytes] = {}
+
+    def put(self, addr: int, words: dict[int, int]) -> None:
+        raw = bytearray(256)
+        for off, value in words.items():
+            struct.pack_into("<Q", raw, off, value)
+        self.blocks[addr] = bytes(raw)
+
+    def read(self, addrs: Sequence[int]) -> list[bytes]:
+        return [self.blocks[a] for a in addrs]
+
+    def read_one(self, addr: int) -> bytes:
+        return self.blocks[addr]
+
+
+def _enode(addr: int, kind: int) -> int:
+    return addr | kind << 3 | 4
+
+
+def _put_leaf(mem: FakeMemory, addr: int, parent: int, spans: list[tuple[int, int, bool]]) -> None:
+    """A leaf_64 whose slots cover ``spans`` (first, last, has_vma); VMAs are made too."""
+    words: dict[int, int] = {0: parent}
+    for i, (first, last, has_vma) in enumerate(spans):
+        if i < len(spans) - 1:
+            words[8 + 8 * i] = last
+        if has_vma:
+            vma = VMA_BASE + (first >> 4)
+            words[128 + 8 * i] = vma
+            mem.put(vma, {0: first, 8: last + 1})
+    words[248] = len(spans) - 1  # metadata: end
+    mem.put(addr, words)
+
+
+def _synthetic(mem: FakeMemory, leaf_b_parent_slot: int = 1) -> None:
+    mem.put(MM + 64, {0: (2 << 2 | 1) << 32, 8: _enode(ROOT, 3) | 2})  # ma_flags, ma_root
+    _put_leaf(mem, LEAF_A, ROOT | 0 << 3 | 6, [(0, 0xFFF, False), (0x1000, 0x2FFF, True)])
+    spans = [(0x3000, 0x3FFF, True), (0x4000, 0x7FFF, False), (0x8000, 0x8FFF, True)]
+    spans.append((0x9000, ULONG_MAX, False))
+    _put_leaf(mem, LEAF_B, ROOT | leaf_b_parent_slot << 3 | 6, spans)
+    root = {0: MT | 1, 8: 0x2FFF, 80: _enode(LEAF_A, 1), 88: _enode(LEAF_B, 1)}
+    root |= {
+        160: 0x1000,
+        168: ULONG_MAX - 0x9000 + 1,
+        240: 1 | 1 << 8,
+    }  # gaps; meta end 1, gap slot 1
+    mem.put(ROOT, root)
+
+
+def test_walk_synthetic_tree() -> None:
+    mem = FakeMemory()
+    _synthetic(mem)
+    tree = walk_tree(mem, _LAYOUT, MM)
+    assert tree.height == 2 and tree.root is not None
+    root = tree.root
+    assert root.kind == "maple_arange_64" and root.end == 1 and root.meta_gap == 1
+    assert [(c.min, c.max) for c in root.children] == [(0, 0x2FFF), (0x3000, ULONG_MAX)]
+    assert tree.leaf_entries() == [
+        (0, 0xFFF, None),
+        (0x1000, 0x2FFF, (0x1000, 0x3000)),
+        (0x3000, 0x3FFF, (0x3000, 0x4000)),
+        (0x4000, 0x7FFF, None),
+        (0x8000, 0x8FFF, (0x8000, 0x9000)),
+        (0x9000, ULONG_MAX, None),
+    ]
+    assert root.gaps == (0x1000, ULONG_MAX - 0x9000 + 1) + (0,) * 8
+    assert "arange_64 [0x0, 0xffffffffffffffff]" in format_kernel_tree(tree)
+
+
+def test_walk_rejects_a_child_that_does_not_point_back() -> None:
+    mem = FakeMemory()
+    _synthetic(mem, leaf_b_parent_slot=0)
+    with pytest.raises(KernelTreeError, match="does not point back"):
+        walk_tree(mem, _LAYOUT, MM)
+
+
+def test_walk_rejects_a_dead_node() -> None:
+    mem = FakeMemory()
+    _synthetic(mem)
+    raw = bytearray(mem.blocks[LEAF_A])
+    struct.pack_into("<Q", raw, 0, LEAF_A)  # a freed node's parent points to itself
+    mem.blocks[LEAF_A] = bytes(raw)
+    with pytest.raises(KernelTreeError, match="dead"):
+        walk_tree(mem, _LAYOUT, MM)
+
+
+def test_walk_empty_tree_and_single_entry_root() -> None:
+    mem = FakeMemory()
+    mem.put(MM + 64, {0: 0x30B << 32, 8: 0})
+    empty = walk_tree(mem, _LAYOUT, MM)
+    assert empty.root is None and empty.root_entry is None
+    assert "(empty tree)" in format_kernel_tree(empty)
+    mem.put(MM + 64, {0: 0x30B << 32, 8: VMA_BASE})
+    mem.put(VMA_BASE, {0: 0, 8: 0x1000})
+    single = walk_tree(mem, _LAYOUT, MM)
+    assert single.root is None and single.root_entry == (0, 0x1000)
+    assert "single entry" in format_kernel_tree(single)

@@ -97,7 +97,7 @@ def kernel_tree_available() -> str | None:
             tgid_raw = km.read_one(me + lay.task_tgid)
     except bpf_sys.BpfSysError as exc:
         detail = f" (verifier: {exc.log.strip().splitlines()[-1]})" if exc.log.strip() else ""
-        return f"{exc.strerror and str(exc)}{detail}"
+        return f"{exc.strerror}{detail}"
     except (KernelReadError, OSError) as exc:
         return f"BPF kernel-memory reader failed: {exc}"
     tgid: int = struct.unpack_from("<i", tgid_raw)[0]

@@ -29,8 +29,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from maplevm.kernel.bpf_reader import KernelMemory
 from maplevm.kernel.ktree_layout import KernelLayout, NodeLayout
 
 ULONG_MAX = (1 << 64) - 1
@@ -44,6 +44,14 @@ DENSE, LEAF_64, RANGE_64, ARANGE_64 = range(4)
 
 class KernelTreeError(Exception):
     """The kernel's tree could not be read consistently."""
+
+
+class MemoryReader(Protocol):
+    """What the walker needs from a kernel-memory reader (KernelMemory, or a fake in tests)."""
+
+    def read(self, addrs: Sequence[int]) -> list[bytes]: ...
+
+    def read_one(self, addr: int) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -233,7 +241,7 @@ def _expand(lay: KernelLayout, p: _Pending, node: _RawNode) -> list[_Pending]:
     return out
 
 
-def _read_nodes(km: KernelMemory, lay: KernelLayout, root: _Pending) -> int:
+def _read_nodes(km: MemoryReader, lay: KernelLayout, root: _Pending) -> int:
     """Read every node level by level (a level's nodes go out in batched reads)."""
     level = [root]
     count = 0
@@ -263,7 +271,7 @@ def _vma_pointers(p: _Pending) -> Iterator[int]:
 
 
 def _read_vmas(
-    km: KernelMemory, lay: KernelLayout, ptrs: Sequence[int]
+    km: MemoryReader, lay: KernelLayout, ptrs: Sequence[int]
 ) -> dict[int, tuple[int, int]]:
     unique = sorted(set(ptrs))
     for ptr in unique:
@@ -307,17 +315,17 @@ def _freeze(p: _Pending, vmas: dict[int, tuple[int, int]]) -> KernelNode:
     )
 
 
-def walk_tree(km: KernelMemory, lay: KernelLayout, mm: int, pid: int = 0) -> KernelTree:
+def walk_tree(km: MemoryReader, lay: KernelLayout, mm: int, pid: int = 0) -> KernelTree:
     """Read the maple tree at ``mm + mm_mt`` once."""
     mt = mm + lay.mm_mt
     head = km.read_one(mt)
     flags: int = struct.unpack_from("<I", head, lay.mt_flags)[0]
     root: int = struct.unpack_from("<Q", head, lay.mt_root)[0]
     if root == 0:
-        return KernelTree(flags, None, 0, None, mm, pid, 1)
+        return KernelTree(flags, None, 0, None, mm, pid, 0)
     if not is_node(root):
         vma = _read_vmas(km, lay, [root])[root]
-        return KernelTree(flags, None, root, vma, mm, pid, 1)
+        return KernelTree(flags, None, root, vma, mm, pid, 0)
     top = _Pending(root, 0, ULONG_MAX, 0, mt, -1)
     count = _read_nodes(km, lay, top)
     vmas = _read_vmas(km, lay, list(_vma_pointers(top)))
