@@ -27,7 +27,8 @@ from maplevm.kernel.ktree import (
     proc_maps_ranges,
     read_mm_tree,
 )
-from maplevm.kernel.ktree_layout import KernelLayout, NodeLayout
+from maplevm.kernel.ktree_btf import Btf, BtfError
+from maplevm.kernel.ktree_layout import KernelLayout, NodeLayout, kernel_layout
 from maplevm.kernel.ktree_walk import ULONG_MAX, KernelTreeError, decode_node, walk_tree
 
 # -- helpers ----------------------------------------------------------------------------
@@ -335,3 +336,64 @@ def test_walk_empty_tree_and_single_entry_root() -> None:
     single = walk_tree(mem, _LAYOUT, MM)
     assert single.root is None and single.root_entry == (0, 0x1000)
     assert "single entry" in format_kernel_tree(single)
+
+
+# -- BTF parsing --------------------------------------------------------------------------
+
+
+def _btf_blob() -> bytes:
+    """A tiny BTF: vm_start/vm_end inside an anonymous struct inside an anonymous union."""
+    strings = b"\0unsigned long\0vm_area_struct\0vm_start\0vm_end\0vm_freeptr\0vm_mm\0"
+
+    def name(text: str) -> int:
+        return strings.index(text.encode() + b"\0")
+
+    def btype(name_off: int, kind: int, vlen: int, size: int) -> bytes:
+        return struct.pack("<III", name_off, kind << 24 | vlen, size)
+
+    def member(name_off: int, type_id: int, bits: int) -> bytes:
+        return struct.pack("<III", name_off, type_id, bits)
+
+    types = b"".join(
+        [
+            btype(name("unsigned long"), 1, 0, 8) + struct.pack("<I", 64),  # 1: INT
+            btype(0, 4, 2, 16)  # 2: struct { vm_start; vm_end; }
+            + member(name("vm_start"), 1, 0)
+            + member(name("vm_end"), 1, 64),
+            btype(0, 5, 2, 16)  # 3: union { struct {...}; vm_freeptr; }
+            + member(0, 2, 0)
+            + member(name("vm_freeptr"), 1, 0),
+            btype(0, 8, 0, 3),  # 4: typedef to the union (anonymous, as a test)
+            btype(name("vm_area_struct"), 4, 2, 24)  # 5: the struct
+            + member(0, 4, 0)
+            + member(name("vm_mm"), 1, 128),
+        ]
+    )
+    header = struct.pack("<HBBIIIII", 0xEB9F, 1, 0, 24, 0, len(types), len(types), len(strings))
+    return header + types + strings
+
+
+def test_btf_members_through_anonymous_unions() -> None:
+    btf = Btf(_btf_blob())
+    assert btf.offsetof("vm_area_struct", "vm_start") == 0
+    assert btf.offsetof("vm_area_struct", "vm_end") == 8
+    assert btf.offsetof("vm_area_struct", "vm_mm") == 16
+    assert btf.field("vm_area_struct", "vm_end").size == 8
+    with pytest.raises(BtfError, match="has no vm_pgoff"):
+        btf.offsetof("vm_area_struct", "vm_pgoff")
+    with pytest.raises(BtfError, match="no struct mm_struct"):
+        btf.find("mm_struct")
+
+
+@pytest.mark.live
+def test_layout_from_the_running_kernel() -> None:
+    _require_kernel()
+    lay = kernel_layout()
+    assert (lay.range64.pivot_count, lay.range64.slot_count) == (15, 16)
+    assert (lay.arange64.pivot_count, lay.arange64.slot_count, lay.arange64.gap_count) == (
+        9,
+        10,
+        10,
+    )
+    # The metadata of a range node overlays its last slot (see struct maple_range_64).
+    assert lay.range64.meta_off == lay.range64.slot_off + 8 * 15
