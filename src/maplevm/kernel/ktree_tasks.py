@@ -95,13 +95,11 @@ def find_task(km: KernelMemory, lay: KernelLayout, pid: int) -> TaskRef:
             ]
         )
         pid_struct = _u64(pid_buf)
-        # Cheap pre-check in the initial namespace; otherwise map through struct pid.
         global_tgid: int = struct.unpack_from("<i", tgid_buf)[0]
-        if (
-            pid_struct
-            and (global_tgid == tgid if view.level == 0 else True)
-            and _pid_in_view(km, lay, pid_struct, view) == tgid
-        ):
+        # In the initial namespace the global tgid is our PID, which skips the struct pid
+        # reads for every other task; elsewhere each task's PID is mapped into our view.
+        candidate = global_tgid == tgid if view.level == 0 else True
+        if pid_struct and candidate and _pid_in_view(km, lay, pid_struct, view) == tgid:
             return TaskRef(task, _u64(mm_buf))
         nxt = _u64(link) - lay.task_tasks
         if nxt == me:
