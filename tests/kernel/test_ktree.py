@@ -13,6 +13,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -85,17 +86,17 @@ def _max_gap(node: KernelNode) -> int:
     return max(_max_gap(c) for c in node.children)
 
 
-def check_tree(tree: KernelTree, pid: int) -> None:
-    """Everything the brief asks of a tree read from a stopped process."""
+def check_tree(tree: KernelTree, pid: int | None) -> None:
+    """Structural rules, and (given a stopped ``pid``) agreement with /proc/PID/maps."""
     assert tree.root is not None
-    maps = proc_maps_ranges(pid)
     entries = [(lo, hi, e) for lo, hi, e in tree.leaf_entries()]
     vmas = [e for _, _, e in entries if e is not None]
     # Each entry covers exactly its VMA, and the entries are exactly /proc/PID/maps.
     for lo, hi, entry in entries:
         if entry is not None:
             assert (lo, hi + 1) == entry
-    assert vmas == maps
+    if pid is not None:
+        assert vmas == proc_maps_ranges(pid)
     # Leaf slots tile the whole index space, in order, with no two NULLs side by side.
     assert entries[0][0] == 0 and entries[-1][1] == ULONG_MAX
     for (_, hi, e1), (lo, _, e2) in itertools.pairwise(entries):
@@ -145,6 +146,36 @@ def test_many_mappings_give_a_taller_tree() -> None:
     assert sum(1 for _, _, e in tree.leaf_entries() if e is not None) > 200
     kinds = {n.kind for n in tree.nodes()}
     assert kinds == {"maple_arange_64", "maple_leaf_64"}
+
+
+# Keeps remapping pages, so its tree is never still unless it is stopped.
+_CHURN = textwrap.dedent(
+    """
+    import mmap, random
+    keep = []
+    while True:
+        if len(keep) < 100 or random.random() < 0.5:
+            keep.append(mmap.mmap(-1, mmap.PAGESIZE * random.randint(1, 3)))
+        else:
+            keep.pop(random.randrange(len(keep))).close()
+    """
+)
+
+
+@pytest.mark.live
+def test_stop_option_reads_a_busy_process() -> None:
+    _require_kernel()
+    proc = subprocess.Popen([sys.executable, "-c", _CHURN])
+    try:
+        time.sleep(0.2)
+        tree = read_mm_tree(proc.pid, stop=True)
+        check_tree(tree, None)
+        assert tree.height >= 2
+        with open(f"/proc/{proc.pid}/stat") as f:
+            assert f.read().rsplit(")", 1)[1].split()[0] not in ("T", "t")  # continued
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 @pytest.mark.live

@@ -20,9 +20,13 @@ until two walks in a row agree.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
+import signal
 import struct
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from maplevm.kernel import bpf_sys
@@ -106,14 +110,24 @@ def kernel_tree_available() -> str | None:
     return None
 
 
-def read_mm_tree(pid: int, *, attempts: int = 5) -> KernelTree:
+def read_mm_tree(pid: int, *, attempts: int = 5, stop: bool = False) -> KernelTree:
     """The maple tree of ``pid``'s address space as the kernel holds it.
 
     Walks the tree until two consecutive walks give identical results (same nodes at the
     same addresses with the same contents), which is only expected when the target is
     not changing its mappings; raises :class:`KernelTreeError` after ``attempts`` walks
     without agreement, and ProcessLookupError for an unknown or kernel-thread PID.
+
+    With ``stop=True`` a running target is stopped with SIGSTOP for the read and continued
+    afterwards (a target that was already stopped is left stopped).
     """
+    if not stop:
+        return _read_mm_tree(pid, attempts)
+    with _stopped(pid):
+        return _read_mm_tree(pid, attempts)
+
+
+def _read_mm_tree(pid: int, attempts: int) -> KernelTree:
     lay = kernel_layout()
     with KernelMemory() as km:
         task = find_task(km, lay, pid)
@@ -131,7 +145,34 @@ def read_mm_tree(pid: int, *, attempts: int = 5) -> KernelTree:
                 return tree
             previous = tree
     reason = f": {last_error}" if last_error is not None else ""
-    raise KernelTreeError(f"the tree of process {pid} kept changing while read{reason}")
+    raise KernelTreeError(
+        f"the tree of process {pid} kept changing while read (stop it first){reason}"
+    )
+
+
+def _state(pid: int) -> str:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError as exc:
+        raise ProcessLookupError(f"no process {pid}: {exc.strerror}") from exc
+    return stat.rsplit(")", 1)[1].split()[0]  # the comm field may contain spaces
+
+
+@contextlib.contextmanager
+def _stopped(pid: int, timeout: float = 5.0) -> Iterator[None]:
+    if _state(pid) in ("T", "t"):
+        yield
+        return
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        deadline = time.monotonic() + timeout
+        while _state(pid) not in ("T", "t"):
+            if time.monotonic() > deadline:
+                raise KernelTreeError(f"process {pid} did not stop within {timeout} s")
+            time.sleep(0.001)
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
 
 
 def proc_maps_ranges(pid: int) -> list[tuple[int, int]]:
