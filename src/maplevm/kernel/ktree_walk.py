@@ -118,6 +118,8 @@ class KernelTree:
 
 
 def slot_range(lo: int, hi: int, pivots: Sequence[int], i: int, end: int) -> tuple[int, int]:
+    if not pivots:  # dense node: slot i holds index lo + i
+        return lo + i, lo + i
     first = lo if i == 0 else pivots[i - 1] + 1
     last = pivots[i] if i < end and i < len(pivots) else hi
     return first, last
@@ -225,7 +227,7 @@ def _check_parent(p: _Pending, node: _RawNode) -> None:
         )
 
 
-def _expand(lay: KernelLayout, p: _Pending, node: _RawNode) -> list[_Pending]:
+def _expand(p: _Pending, node: _RawNode) -> list[_Pending]:
     """Children of an internal node, with ranges implied by its pivots."""
     if node.kind in (DENSE, LEAF_64):
         return []
@@ -252,7 +254,7 @@ def _read_nodes(km: MemoryReader, lay: KernelLayout, root: _Pending) -> int:
             node = decode_node(lay, p.enode, raw, p.hi)
             _check_parent(p, node)
             p.raw = node
-            p.children = _expand(lay, p, node)
+            p.children = _expand(p, node)
             nxt.extend(p.children)
         count += len(level)
         level = nxt
