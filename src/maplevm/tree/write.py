@@ -1,0 +1,1961 @@
+"""The write side of lib/maple_tree.c: store types, the fast paths, split, rebalance and
+spanning store, with the kernel's node geometry.
+
+Every function mirrors the kernel function of the same name.  A store walks first
+(:func:`mas_wr_store_type`), which decides the ``store_type`` and, from it, how many nodes
+the write may allocate (:func:`mas_prealloc_calc`); the write then runs the chosen path.
+The model counts nodes the way the kernel's allocation does: a write that would take more
+nodes than were requested raises :class:`MapleBug`, which is how the kernel's "a store after
+``mas_preallocate()`` cannot fail" promise is checked here.
+
+The slow paths gather the data in a "big node" (``struct maple_big_node``), split it into
+one to three new nodes per level and carry on upwards; :func:`mas_topiary_replace` then
+swaps the new subtree in, repairs parent links and marks the replaced nodes dead.
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import Any
+
+from maplevm.tree.constants import (
+    MA_STATE_PREALLOC,
+    MAPLE_BIG_NODE_SLOTS,
+    MAPLE_HEIGHT_MAX,
+    MT_FLAGS_ALLOC_RANGE,
+    MT_FLAGS_ALLOC_WRAPPED,
+    MT_FLAGS_HEIGHT_MASK,
+    MT_FLAGS_HEIGHT_OFFSET,
+    MT_FLAGS_USE_RCU,
+    ULONG_MAX,
+    StoreType,
+    maple_arange_64,
+    maple_leaf_64,
+    maple_range_64,
+    mt_min_slots,
+    mt_pivots,
+    mt_slots,
+)
+from maplevm.tree.entry import entry_low_bits_are_internal
+from maplevm.tree.errors import MapleBug
+from maplevm.tree.gap import mas_empty_area, mas_max_gap, mas_set_err, mas_update_gap
+from maplevm.tree.node import MapleNode, ma_data_end, ma_set_meta, mas_leaf_set_meta
+from maplevm.tree.state import MaStateFields
+from maplevm.tree.walk import (
+    ACTIVE,
+    ERROR,
+    NONE,
+    OVERFLOW,
+    PAUSE,
+    ROOT,
+    START,
+    UNDERFLOW,
+    __mas_set_range,
+    mas_ascend,
+    mas_data_end,
+    mas_descend,
+    mas_reset,
+    mas_safe_min,
+    mas_safe_pivot,
+    mas_set_range,
+    mas_start,
+    mas_state_walk,
+    mtree_range_walk,
+)
+
+wr_invalid = StoreType.wr_invalid
+wr_new_root = StoreType.wr_new_root
+wr_store_root = StoreType.wr_store_root
+wr_exact_fit = StoreType.wr_exact_fit
+wr_spanning_store = StoreType.wr_spanning_store
+wr_split_store = StoreType.wr_split_store
+wr_rebalance = StoreType.wr_rebalance
+wr_append = StoreType.wr_append
+wr_node_store = StoreType.wr_node_store
+wr_slot_store = StoreType.wr_slot_store
+
+_MASK = ULONG_MAX  # unsigned long arithmetic wraps
+
+
+class MaWrState:
+    """``struct ma_wr_state``: the write-side view of a maple state."""
+
+    __slots__ = (
+        "content",
+        "end_piv",
+        "entry",
+        "mas",
+        "node",
+        "offset_end",
+        "pivots",
+        "r_max",
+        "r_min",
+        "slots",
+        "sufficient_height",
+        "type",
+        "vacant_height",
+    )
+
+    def __init__(self, mas: MaStateFields, entry: Any) -> None:
+        self.mas = mas
+        self.content: Any = None
+        self.entry = entry
+        self.vacant_height = 0
+        self.sufficient_height = 0
+        self.node: MapleNode | None = None
+        self.r_min = 0
+        self.r_max = 0
+        self.type = 0
+        self.offset_end = 0
+        self.pivots: list[int] = []
+        self.end_piv = 0
+        self.slots: list[Any] = []
+
+
+class MapleBigNode:
+    """``struct maple_big_node``: scratch space of 2 * 16 + 2 slots for split and rebalance.
+
+    The kernel overlays the gap array on the upper slots; the model keeps them apart (the
+    kernel never uses both halves of the overlay at once).
+    """
+
+    __slots__ = ("b_end", "gap", "pivot", "slot", "type")
+
+    def __init__(self) -> None:
+        self.pivot = [0] * MAPLE_BIG_NODE_SLOTS
+        self.slot: list[Any] = [None] * MAPLE_BIG_NODE_SLOTS
+        self.gap = [0] * MAPLE_BIG_NODE_SLOTS
+        self.b_end = 0
+        self.type = 0
+
+    def clear(self) -> None:
+        """``memset(b_node, 0, sizeof(*b_node))``."""
+        n = MAPLE_BIG_NODE_SLOTS
+        self.pivot[:] = [0] * n
+        self.slot[:] = [None] * n
+        self.gap[:] = [0] * n
+        self.b_end = 0
+        self.type = 0
+
+
+class MapleTopiary:
+    """``struct ma_topiary``: subtrees cut from the tree, to be destroyed."""
+
+    __slots__ = ("nodes",)
+
+    def __init__(self) -> None:
+        self.nodes: list[MapleNode] = []
+
+
+class MapleSubtreeState:
+    """``struct maple_subtree_state``: the four states of a split or rebalance."""
+
+    __slots__ = ("bn", "l", "m", "orig_l", "orig_r", "r")
+
+    def __init__(self, bn: MapleBigNode, orig_l: MaStateFields, orig_r: MaStateFields) -> None:
+        self.bn = bn
+        self.orig_l = orig_l
+        self.orig_r = orig_r
+        self.l: MaStateFields = orig_l
+        self.m: MaStateFields = orig_l
+        self.r: MaStateFields = orig_r
+
+
+def _clone(mas: MaStateFields) -> MaStateFields:
+    copy = MaStateFields(mas.tree, mas.index, mas.last)
+    copy.copy_from(mas)
+    return copy
+
+
+def _ma_state(mas: MaStateFields, first: int, last: int) -> MaStateFields:
+    """``MA_STATE(name, mas->tree, first, last)``."""
+    return MaStateFields(mas.tree, first, last)
+
+
+# -- heights, node allocation, parents ------------------------------------------------
+
+
+def mt_height(tree: Any) -> int:
+    """Mirror of ``mt_height()``."""
+    flags: int = tree.ma_flags
+    return (flags & MT_FLAGS_HEIGHT_MASK) >> MT_FLAGS_HEIGHT_OFFSET
+
+
+def mt_set_height(tree: Any, height: int) -> None:
+    """Mirror of ``mt_set_height()``."""
+    if height > MAPLE_HEIGHT_MAX:
+        raise MapleBug(f"tree height {height} exceeds MAPLE_HEIGHT_MAX")
+    tree.ma_flags = (tree.ma_flags & ~MT_FLAGS_HEIGHT_MASK) | (height << MT_FLAGS_HEIGHT_OFFSET)
+
+
+def mt_in_rcu(tree: Any) -> bool:
+    """Mirror of ``mt_in_rcu()``."""
+    return bool(tree.ma_flags & MT_FLAGS_USE_RCU)
+
+
+def mt_is_alloc(tree: Any) -> bool:
+    """Mirror of ``mt_is_alloc()``."""
+    return bool(tree.ma_flags & MT_FLAGS_ALLOC_RANGE)
+
+
+def mas_alloc_nodes(mas: MaStateFields) -> None:
+    """Mirror of ``mas_alloc_nodes()``: obtain ``node_request`` nodes (or fail with -ENOMEM).
+
+    Allocation only fails through the tree's fault injection
+    (:meth:`maplevm.tree.MapleTree.inject_alloc_failures`).
+    """
+    if not mas.node_request:
+        return
+    tree = mas.tree
+    if tree.alloc_failures > 0:
+        tree.alloc_failures -= 1
+        mas_set_err(mas, -errno.ENOMEM)
+        return
+    if mas.nodes_avail < mas.node_request:
+        mas.nodes_avail = mas.node_request
+    tree.nodes_allocated += mas.node_request
+    mas.node_request = 0
+
+
+def mas_pop_node(mas: MaStateFields, node_type: int) -> MapleNode:
+    """Mirror of ``mas_pop_node()`` (plus ``mt_mk_node``): take a preallocated node."""
+    if mas.nodes_avail <= 0:
+        raise MapleBug(
+            "maple state ran out of preallocated nodes "
+            f"(store_type {StoreType(mas.store_type).name}, index {mas.index:#x}, "
+            f"last {mas.last:#x}): the kernel would WARN and fail here"
+        )
+    mas.nodes_avail -= 1
+    return MapleNode(node_type)
+
+
+def mas_empty_nodes(mas: MaStateFields) -> None:
+    """Mirror of ``mas_empty_nodes()``: return unused nodes."""
+    mas.node_request = 0
+    mas.nodes_avail = 0
+
+
+def mas_destroy(mas: MaStateFields) -> None:
+    """Mirror of ``mas_destroy()``: drop the preallocation and its flag."""
+    mas.mas_flags &= ~MA_STATE_PREALLOC
+    mas_empty_nodes(mas)
+
+
+def mas_nomem(mas: MaStateFields, gfp: int = 0) -> bool:
+    """Mirror of ``mas_nomem()``: after -ENOMEM, allocate and ask the caller to retry."""
+    if not (mas.status == ERROR and mas.error == -errno.ENOMEM):
+        return False
+    mas.status = START
+    mas.error = 0
+    mas_alloc_nodes(mas)
+    if mas.status == ERROR or not mas.nodes_avail:
+        return False
+    mas.status = START
+    return True
+
+
+def mte_parent_slot(node: MapleNode) -> int:
+    """Mirror of ``mte_parent_slot()``: 0 for the root."""
+    if node.is_root:
+        return 0
+    return node.parent_slot
+
+
+def mas_set_parent(child: MapleNode, parent: MapleNode, slot: int) -> None:
+    """Mirror of ``mas_set_parent()``: link ``child`` under ``parent`` at ``slot``."""
+    child.parent = parent
+    child.parent_slot = slot
+    child.is_root = False
+
+
+def mas_adopt_children(mas: MaStateFields, parent: MapleNode) -> None:
+    """Mirror of ``mas_adopt_children()``: point every child of ``parent`` back at it."""
+    offset = ma_data_end(parent, parent.type, parent.pivot, mas.max)
+    slots = parent.slot
+    while offset >= 0:
+        child = slots[offset]
+        child.parent = parent
+        child.parent_slot = offset
+        child.is_root = False
+        offset -= 1
+
+
+def mas_put_in_tree(mas: MaStateFields, old: MapleNode, new_height: int) -> None:
+    """Mirror of ``mas_put_in_tree()``: link the new ``mas.node`` in place of ``old``."""
+    node = mas.node
+    assert node is not None
+    if node.is_root:
+        node.parent = None
+        node.is_root = True
+        mas.tree.ma_root = node
+        mt_set_height(mas.tree, new_height)
+    else:
+        parent = node.parent
+        assert parent is not None
+        parent.slot[node.parent_slot] = node
+    old.set_dead()
+
+
+def mas_replace_node(mas: MaStateFields, old: MapleNode, new_height: int) -> None:
+    """Mirror of ``mas_replace_node()``."""
+    mas_put_in_tree(mas, old, new_height)
+
+
+def mas_find_child(mas: MaStateFields, child: MaStateFields) -> bool:
+    """Mirror of ``mas_find_child()``: the next child whose parent link is ``mas.node``."""
+    node = mas.node
+    assert node is not None
+    end = ma_data_end(node, node.type, node.pivot, mas.max)
+    slots = node.slot
+    for offset in range(mas.offset, end + 1):
+        entry = slots[offset]
+        if entry.parent is node:
+            child.copy_from(mas)
+            mas.offset = offset + 1
+            child.offset = offset
+            mas_descend(child)
+            child.offset = 0
+            return True
+    return False
+
+
+def mt_destroy_walk(node: MapleNode) -> None:
+    """Mirror of ``mt_destroy_walk()``: mark a subtree dead (RCU frees it later)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n.type >= 2:
+            end = ma_data_end(n, n.type, n.pivot, ULONG_MAX)
+            for child in n.slot[: end + 1]:
+                if isinstance(child, MapleNode) and not child.dead:
+                    stack.append(child)
+        n.set_dead()
+
+
+def mte_destroy_walk(node: MapleNode, tree: Any) -> None:
+    """Mirror of ``mte_destroy_walk()``."""
+    mt_destroy_walk(node)
+
+
+# -- big node helpers ------------------------------------------------------------------
+
+
+def mab_shift_right(b_node: MapleBigNode, shift: int) -> None:
+    """Mirror of ``mab_shift_right()``: make room at the front (b_end is left alone)."""
+    size = b_node.b_end
+    b_node.pivot[shift : shift + size] = b_node.pivot[0:size]
+    b_node.slot[shift : shift + size] = b_node.slot[0:size]
+    if b_node.type == maple_arange_64:
+        b_node.gap[shift : shift + size] = b_node.gap[0:size]
+
+
+def mab_middle_node(b_node: MapleBigNode, split: int, slot_count: int) -> bool:
+    """Mirror of ``mab_middle_node()``: does the data need a third node?"""
+    size = b_node.b_end
+    if size >= 2 * slot_count:
+        return True
+    return b_node.slot[split] is None and size >= 2 * slot_count - 1
+
+
+def mab_no_null_split(b_node: MapleBigNode, split: int, slot_count: int) -> int:
+    """Mirror of ``mab_no_null_split()``: never end a node on a NULL."""
+    if b_node.slot[split] is None:
+        if split < slot_count - 1 and (b_node.b_end - split) > mt_min_slots[b_node.type]:
+            split += 1
+        else:
+            split -= 1
+    return split
+
+
+def mab_calc_split(b_node: MapleBigNode) -> tuple[int, int]:
+    """Mirror of ``mab_calc_split()``: returns ``(split, mid_split)`` (0 without a middle)."""
+    b_end = b_node.b_end
+    split = b_end // 2
+    slot_count = mt_slots[b_node.type]
+    if mab_middle_node(b_node, split, slot_count):
+        split = b_end // 3
+        mid_split = split * 2
+    else:
+        mid_split = 0
+    split = mab_no_null_split(b_node, split, slot_count)
+    if mid_split:
+        mid_split = mab_no_null_split(b_node, mid_split, slot_count)
+    return split, mid_split
+
+
+def mas_mab_cp(
+    mas: MaStateFields, mas_start_: int, mas_end: int, b_node: MapleBigNode, mab_start: int
+) -> None:
+    """Mirror of ``mas_mab_cp()``: copy slots ``[mas_start_, mas_end]`` of ``mas.node`` into
+    the big node at ``mab_start``; ``b_end`` becomes the next free slot."""
+    node = mas.node
+    assert node is not None
+    mt = node.type
+    pivots = node.pivot
+    bpiv = b_node.pivot
+    i = mas_start_
+    j = mab_start
+    complete = False
+    if not i:
+        bpiv[j] = pivots[i]
+        i += 1
+        if i > mas_end:
+            complete = True
+        else:
+            j += 1
+    if not complete:
+        piv_end = min(mas_end, mt_pivots[mt])
+        node_max = mas.max
+        while i < piv_end:
+            value = pivots[i]
+            bpiv[j] = value
+            if not value or value == node_max:
+                complete = True
+                break
+            i += 1
+            j += 1
+        if not complete:
+            bpiv[j] = mas_safe_pivot(mas, pivots, i, mt)
+    j += 1
+    b_node.b_end = j
+    j -= mab_start
+    b_node.slot[mab_start : mab_start + j] = node.slot[mas_start_ : mas_start_ + j]
+    if mt >= 2 and mt_is_alloc(mas.tree):
+        gaps = node.gap
+        assert gaps is not None
+        b_node.gap[mab_start : mab_start + j] = gaps[mas_start_ : mas_start_ + j]
+
+
+def mab_mas_cp(
+    b_node: MapleBigNode, mab_start: int, mab_end: int, mas: MaStateFields, new_max: bool
+) -> None:
+    """Mirror of ``mab_mas_cp()``: copy big node slots ``[mab_start, mab_end]`` into the
+    (new) node ``mas.node``, setting its metadata and, with ``new_max``, ``mas.max``."""
+    node = mas.node
+    assert node is not None
+    mt = node.type
+    slots = node.slot
+    pivots = node.pivot
+    npiv = mt_pivots[mt]
+    if mab_end - mab_start > npiv:
+        mab_end -= 1
+    if not pivots[npiv - 1]:
+        slots[npiv] = None
+        if mt != maple_arange_64:
+            node.meta_end = node.meta_gap = 0  # the metadata shares the last slot
+    bpiv = b_node.pivot
+    i = mab_start
+    j = 0
+    while True:
+        if j < npiv:  # the kernel writes one past into slot[0], rewritten just below
+            pivots[j] = bpiv[i]
+        j += 1
+        i += 1
+        if not (i <= mab_end and bpiv[i]):
+            break
+    slots[0 : i - mab_start] = b_node.slot[mab_start:i]
+    if new_max:
+        mas.max = bpiv[i - 1]
+    end = j - 1
+    if mt >= 2 and mt_is_alloc(mas.tree):
+        gaps = node.gap
+        assert gaps is not None
+        bgap = b_node.gap
+        max_gap = 0
+        offset = 0
+        while True:
+            j -= 1
+            i -= 1
+            gaps[j] = bgap[i]
+            if gaps[j] > max_gap:
+                offset = j
+                max_gap = gaps[j]
+            if not j:
+                break
+        ma_set_meta(node, offset, end)
+    else:
+        mas_leaf_set_meta(node, mt, end)
+
+
+def mas_store_b_node(wr_mas: MaWrState, b_node: MapleBigNode, offset_end: int) -> None:
+    """Mirror of ``mas_store_b_node()``: the node's data with the new entry, in a big node."""
+    mas = wr_mas.mas
+    b_node.type = wr_mas.type
+    b_end = 0
+    slot = mas.offset
+    if slot:
+        # Copy start data up to insert.
+        mas_mab_cp(mas, 0, slot - 1, b_node, 0)
+        b_end = b_node.b_end
+        piv = b_node.pivot[b_end - 1]
+    else:
+        piv = (mas.min - 1) & _MASK  # may wrap to ULONG_MAX; wraps back below
+    if ((piv + 1) & _MASK) < mas.index:
+        # Handle range starting after old range.
+        b_node.slot[b_end] = wr_mas.content
+        if wr_mas.content is None:
+            b_node.gap[b_end] = (mas.index - 1 - piv) & _MASK
+        b_node.pivot[b_end] = mas.index - 1
+        b_end += 1
+    # Store the new entry.
+    mas.offset = b_end
+    b_node.slot[b_end] = wr_mas.entry
+    b_node.pivot[b_end] = mas.last
+    # Appended.
+    if mas.last >= mas.max:
+        b_node.b_end = b_end
+        return
+    # Handle new range ending before old range ends.
+    piv = mas_safe_pivot(mas, wr_mas.pivots, offset_end, wr_mas.type)
+    if piv > mas.last:
+        if offset_end != slot:
+            wr_mas.content = wr_mas.slots[offset_end]
+        b_end += 1
+        b_node.slot[b_end] = wr_mas.content
+        if wr_mas.content is None:
+            b_node.gap[b_end] = piv - mas.last + 1
+        b_node.pivot[b_end] = piv
+    slot = offset_end + 1
+    if slot > mas.end:
+        b_node.b_end = b_end
+        return
+    # Copy end data to the end of the node.
+    b_end += 1
+    mas_mab_cp(mas, slot, mas.end + 1, b_node, b_end)
+    b_node.b_end -= 1
+
+
+def mas_prev_sibling(mas: MaStateFields) -> bool:
+    """Mirror of ``mas_prev_sibling()``: move to the previous node with the same parent."""
+    node = mas.node
+    assert node is not None
+    p_slot = mte_parent_slot(node)
+    if not p_slot:
+        return False
+    mas_ascend(mas)
+    mas.offset = p_slot - 1
+    mas_descend(mas)
+    return True
+
+
+def mas_next_sibling(mas: MaStateFields) -> bool:
+    """Mirror of ``mas_next_sibling()``: move to the next node with the same parent."""
+    node = mas.node
+    assert node is not None
+    if node.is_root:
+        return False
+    parent = _clone(mas)
+    mas_ascend(parent)
+    parent.offset = mte_parent_slot(node) + 1
+    if parent.offset > mas_data_end(parent):
+        return False
+    mas.copy_from(parent)
+    mas_descend(mas)
+    return True
+
+
+def mas_node_or_none(mas: MaStateFields, enode: MapleNode | None) -> None:
+    """Mirror of ``mas_node_or_none()``."""
+    if enode is not None:
+        mas.node = enode
+        mas.status = ACTIVE
+    else:
+        mas.node = None
+        mas.status = NONE
+
+
+def mas_wr_node_walk(wr_mas: MaWrState) -> None:
+    """Mirror of ``mas_wr_node_walk()``: find the offset for ``index`` in the node."""
+    mas = wr_mas.mas
+    node = mas.node
+    assert node is not None
+    wr_mas.node = node
+    pivots = node.pivot
+    wr_mas.pivots = pivots
+    count = ma_data_end(node, wr_mas.type, pivots, mas.max)
+    mas.end = count
+    offset = mas.offset
+    index = mas.index
+    while offset < count and index > pivots[offset]:
+        offset += 1
+    wr_mas.r_max = pivots[offset] if offset < count else mas.max
+    wr_mas.r_min = mas_safe_min(mas, pivots, offset)
+    wr_mas.offset_end = mas.offset = offset
+
+
+# -- rebalance and spanning store ------------------------------------------------------
+
+
+def mast_rebalance_next(mast: MapleSubtreeState) -> None:
+    """Mirror of ``mast_rebalance_next()``."""
+    b_end = mast.bn.b_end
+    node = mast.orig_r.node
+    assert node is not None
+    mas_mab_cp(mast.orig_r, 0, mt_slots[node.type], mast.bn, b_end)
+    mast.orig_r.last = mast.orig_r.max
+
+
+def mast_rebalance_prev(mast: MapleSubtreeState) -> None:
+    """Mirror of ``mast_rebalance_prev()``."""
+    end = mas_data_end(mast.orig_l) + 1
+    b_end = mast.bn.b_end
+    mab_shift_right(mast.bn, end)
+    mas_mab_cp(mast.orig_l, 0, end - 1, mast.bn, 0)
+    mast.l.min = mast.orig_l.min
+    mast.orig_l.index = mast.orig_l.min
+    mast.bn.b_end = end + b_end
+    mast.l.offset += end
+
+
+def mast_spanning_rebalance(mast: MapleSubtreeState) -> bool:
+    """Mirror of ``mast_spanning_rebalance()``: pull in the nearest neighbour's data,
+    favouring the right, at the lowest level that has one."""
+    r_tmp = _clone(mast.orig_r)
+    l_tmp = _clone(mast.orig_l)
+    depth = 0
+    while True:
+        mas_ascend(mast.orig_r)
+        mas_ascend(mast.orig_l)
+        depth += 1
+        if mast.orig_r.offset < mas_data_end(mast.orig_r):
+            mast.orig_r.offset += 1
+            while True:
+                mas_descend(mast.orig_r)
+                mast.orig_r.offset = 0
+                depth -= 1
+                if not depth:
+                    break
+            mast_rebalance_next(mast)
+            mast.orig_l.copy_from(l_tmp)
+            return True
+        elif mast.orig_l.offset != 0:
+            mast.orig_l.offset -= 1
+            while True:
+                mas_descend(mast.orig_l)
+                mast.orig_l.offset = mas_data_end(mast.orig_l)
+                depth -= 1
+                if not depth:
+                    break
+            mast_rebalance_prev(mast)
+            mast.orig_r.copy_from(r_tmp)
+            return True
+        node = mast.orig_r.node
+        assert node is not None
+        if node.is_root:
+            break
+    mast.orig_r.copy_from(r_tmp)
+    mast.orig_l.copy_from(l_tmp)
+    return False
+
+
+def mast_ascend(mast: MapleSubtreeState) -> None:
+    """Mirror of ``mast_ascend()``: ascend both original sides, pointing at the new data."""
+    wr_mas = MaWrState(mast.orig_r, None)
+    mas_ascend(mast.orig_l)
+    mas_ascend(mast.orig_r)
+    mast.orig_r.offset = 0
+    mast.orig_r.index = mast.r.max
+    # last should be larger than or equal to index
+    if mast.orig_r.last < mast.orig_r.index:
+        mast.orig_r.last = mast.orig_r.index
+    node = mast.orig_r.node
+    assert node is not None
+    wr_mas.type = node.type
+    mas_wr_node_walk(wr_mas)
+    # Set up the left side of things.
+    mast.orig_l.offset = 0
+    mast.orig_l.index = mast.l.min
+    wr_mas.mas = mast.orig_l
+    node = mast.orig_l.node
+    assert node is not None
+    wr_mas.type = node.type
+    mas_wr_node_walk(wr_mas)
+    mast.bn.type = wr_mas.type
+
+
+def mas_new_ma_node(mas: MaStateFields, b_node: MapleBigNode) -> MapleNode:
+    """Mirror of ``mas_new_ma_node()``: a new node of the big node's type."""
+    return mas_pop_node(mas, b_node.type)
+
+
+def mas_mab_to_node(
+    mas: MaStateFields, b_node: MapleBigNode
+) -> tuple[int, MapleNode, MapleNode | None, MapleNode | None, int]:
+    """Mirror of ``mas_mab_to_node()``: returns ``(split, left, right, middle, mid_split)``."""
+    slot_count = mt_slots[b_node.type]
+    left = mas_new_ma_node(mas, b_node)
+    right: MapleNode | None = None
+    middle: MapleNode | None = None
+    mid_split = 0
+    if b_node.b_end < slot_count:
+        split = b_node.b_end
+    else:
+        split, mid_split = mab_calc_split(b_node)
+        right = mas_new_ma_node(mas, b_node)
+    if mid_split:
+        middle = mas_new_ma_node(mas, b_node)
+    return split, left, right, middle, mid_split
+
+
+def mab_set_b_end(b_node: MapleBigNode, mas: MaStateFields, entry: MapleNode | None) -> None:
+    """Mirror of ``mab_set_b_end()``: append ``entry`` (a new child) to the big node."""
+    if entry is None:
+        return
+    b_node.slot[b_node.b_end] = entry
+    if mt_is_alloc(mas.tree):
+        b_node.gap[b_node.b_end] = mas_max_gap(mas)
+    b_node.pivot[b_node.b_end] = mas.max
+    b_node.b_end += 1
+
+
+def mas_set_split_parent(
+    mas: MaStateFields, left: MapleNode, right: MapleNode | None, slot: int, split: int
+) -> int:
+    """Mirror of ``mas_set_split_parent()``; returns the advanced ``slot``."""
+    if mas.status == NONE:
+        return slot
+    node = mas.node
+    assert node is not None
+    if slot <= split:
+        mas_set_parent(node, left, slot)
+    elif right is not None:
+        mas_set_parent(node, right, slot - split - 1)
+    return slot + 1
+
+
+def mast_set_split_parents(
+    mast: MapleSubtreeState,
+    left: MapleNode,
+    middle: MapleNode | None,
+    right: MapleNode | None,
+    split: int,
+    mid_split: int,
+) -> None:
+    """Mirror of ``mast_set_split_parents()`` (with ``mte_mid_split_check()`` inlined)."""
+    if mast.l.status == NONE:
+        return
+    lnode: MapleNode = left
+    rnode: MapleNode | None = middle if middle is not None else right
+    slot = mast.l.offset
+    for child_state in (mast.l, mast.m, mast.r):
+        if rnode is not right and slot >= mid_split:
+            assert rnode is not None
+            lnode = rnode
+            rnode = right
+            split = mid_split
+        slot = mas_set_split_parent(child_state, lnode, rnode, slot, split)
+
+
+def mas_topiary_node(mas: MaStateFields, tmp_mas: MaStateFields) -> None:
+    """Mirror of ``mas_topiary_node()``: mark one replaced node dead."""
+    if tmp_mas.status == NONE:
+        return
+    node = tmp_mas.node
+    assert node is not None
+    node.set_dead()
+
+
+def mas_topiary_replace(mas: MaStateFields, old_enode: MapleNode, new_height: int) -> None:
+    """Mirror of ``mas_topiary_replace()``: swap the new subtree in, fix the parent links of
+    reused children, and mark what was replaced dead."""
+    mas_put_in_tree(mas, old_enode, new_height)
+
+    # Update the parent pointers in the tree.
+    tmp = [_clone(mas), _ma_state(mas, 0, 0), _ma_state(mas, 0, 0)]
+    tmp[0].offset = 0
+    tmp[1].status = NONE
+    tmp[2].status = NONE
+    tmp_next = [_ma_state(mas, 0, 0) for _ in range(3)]
+    while True:
+        node = tmp[0].node
+        assert node is not None
+        if node.type < 2:
+            break
+        n = 0
+        for i in range(3):
+            if tmp[i].status == NONE:
+                continue
+            while n < 3:
+                if not mas_find_child(tmp[i], tmp_next[n]):
+                    break
+                n += 1
+            tnode = tmp[i].node
+            assert tnode is not None
+            mas_adopt_children(tmp[i], tnode)
+        if n == 0:
+            raise MapleBug("mas_topiary_replace: no new child found (MAS_WARN_ON)")
+        while n < 3:
+            tmp_next[n].status = NONE
+            n += 1
+        for i in range(3):
+            tmp[i].copy_from(tmp_next[i])
+
+    # Collect the old nodes that need to be discarded.
+    if old_enode.type < 2:
+        return
+    subtrees = MapleTopiary()
+    tmp[0].copy_from(mas)
+    tmp[0].offset = 0
+    tmp[0].node = old_enode
+    tmp[1].status = NONE
+    tmp[2].status = NONE
+    while True:
+        n = 0
+        for i in range(3):
+            if tmp[i].status == NONE:
+                continue
+            while n < 3:
+                if not mas_find_child(tmp[i], tmp_next[n]):
+                    break
+                if tmp_next[n].min >= tmp_next[0].index and tmp_next[n].max <= tmp_next[0].last:
+                    child = tmp_next[n].node
+                    assert child is not None
+                    subtrees.nodes.append(child)
+                    child.set_dead()
+                    tmp_next[n].status = NONE
+                else:
+                    n += 1
+        if n == 0:
+            raise MapleBug("mas_topiary_replace: lost the old subtree (MAS_WARN_ON)")
+        while n < 3:
+            tmp_next[n].status = NONE
+            n += 1
+        for i in range(3):
+            mas_topiary_node(mas, tmp[i])
+            tmp[i].copy_from(tmp_next[i])
+        node = tmp[0].node
+        assert node is not None
+        if node.type < 2:
+            break
+    for i in range(3):
+        mas_topiary_node(mas, tmp[i])
+    for dead in subtrees.nodes:
+        mt_destroy_walk(dead)
+
+
+def mas_wmb_replace(mas: MaStateFields, old_enode: MapleNode, new_height: int) -> None:
+    """Mirror of ``mas_wmb_replace()``: replace, then fix the gaps above if not a leaf."""
+    mas_topiary_replace(mas, old_enode, new_height)
+    node = mas.node
+    assert node is not None
+    if node.type < 2:
+        return
+    mas_update_gap(mas)
+
+
+def mast_cp_to_nodes(
+    mast: MapleSubtreeState,
+    left: MapleNode,
+    middle: MapleNode | None,
+    right: MapleNode | None,
+    split: int,
+    mid_split: int,
+) -> None:
+    """Mirror of ``mast_cp_to_nodes()``: copy the big node out to the new nodes."""
+    new_lmax = True
+    mas_node_or_none(mast.l, left)
+    mas_node_or_none(mast.m, middle)
+    mas_node_or_none(mast.r, right)
+    mast.l.min = mast.orig_l.min
+    if split == mast.bn.b_end:
+        mast.l.max = mast.orig_r.max
+        new_lmax = False
+    mab_mas_cp(mast.bn, 0, split, mast.l, new_lmax)
+    if middle is not None:
+        mab_mas_cp(mast.bn, 1 + split, mid_split, mast.m, True)
+        mast.m.min = mast.bn.pivot[split] + 1
+        split = mid_split
+    mast.r.max = mast.orig_r.max
+    if right is not None:
+        mab_mas_cp(mast.bn, 1 + split, mast.bn.b_end, mast.r, False)
+        mast.r.min = mast.bn.pivot[split] + 1
+
+
+def mast_combine_cp_left(mast: MapleSubtreeState) -> None:
+    """Mirror of ``mast_combine_cp_left()``."""
+    l_slot = mast.orig_l.offset
+    if not l_slot:
+        return
+    mas_mab_cp(mast.orig_l, 0, l_slot - 1, mast.bn, 0)
+
+
+def mast_combine_cp_right(mast: MapleSubtreeState) -> None:
+    """Mirror of ``mast_combine_cp_right()``."""
+    if mast.bn.pivot[mast.bn.b_end - 1] >= mast.orig_r.max:
+        return
+    node = mast.orig_r.node
+    assert node is not None
+    mas_mab_cp(mast.orig_r, mast.orig_r.offset + 1, mt_slots[node.type], mast.bn, mast.bn.b_end)
+    mast.orig_r.last = mast.orig_r.max
+
+
+def mast_sufficient(mast: MapleSubtreeState) -> bool:
+    """Mirror of ``mast_sufficient()``."""
+    node = mast.orig_l.node
+    assert node is not None
+    return mast.bn.b_end > mt_min_slots[node.type]
+
+
+def mast_overflow(mast: MapleSubtreeState) -> bool:
+    """Mirror of ``mast_overflow()``."""
+    node = mast.orig_l.node
+    assert node is not None
+    return mast.bn.b_end > mt_slots[node.type]
+
+
+def _is_root_limits(mas: MaStateFields) -> bool:
+    """Mirror of ``mas_is_root_limits()``."""
+    return not mas.min and mas.max == ULONG_MAX
+
+
+def mas_spanning_rebalance(mas: MaStateFields, mast: MapleSubtreeState, count: int) -> None:
+    """Mirror of ``mas_spanning_rebalance()``: rebuild the subtree level by level from the
+    big node upwards, for ``count`` levels or until the data fits, then swap it in."""
+    split = 0
+    mid_split = 0
+    slot = 0
+    new_height = 0
+    left: MapleNode | None = None
+    middle: MapleNode | None = None
+    right: MapleNode | None = None
+    l_mas = _ma_state(mas, mas.index, mas.index)
+    r_mas = _ma_state(mas, mas.index, mas.last)
+    m_mas = _ma_state(mas, mas.index, mas.index)
+    mast.l = l_mas
+    mast.m = m_mas
+    mast.r = r_mas
+    l_mas.status = r_mas.status = m_mas.status = NONE
+
+    # Check if this is not root and has sufficient data.
+    if (mast.orig_l.min != 0 or mast.orig_r.max != ULONG_MAX) and (
+        mast.bn.b_end <= mt_min_slots[mast.bn.type]
+    ):
+        mast_spanning_rebalance(mast)
+
+    new_root = False
+    while count:
+        count -= 1
+        mast.bn.b_end -= 1
+        onode = mast.orig_l.node
+        assert onode is not None
+        mast.bn.type = onode.type
+        split, left, right, middle, mid_split = mas_mab_to_node(mas, mast.bn)
+        mast_set_split_parents(mast, left, middle, right, split, mid_split)
+        mast_cp_to_nodes(mast, left, middle, right, split, mid_split)
+        new_height += 1
+
+        # Copy data from next level in the tree to mast.bn for the next iteration.
+        mast.bn.clear()
+        mast.bn.type = left.type
+
+        # Root already stored in l.node.
+        if _is_root_limits(mast.l):
+            new_root = True
+            break
+
+        mast_ascend(mast)
+        mast_combine_cp_left(mast)
+        l_mas.offset = mast.bn.b_end
+        mab_set_b_end(mast.bn, l_mas, left)
+        mab_set_b_end(mast.bn, m_mas, middle)
+        mab_set_b_end(mast.bn, r_mas, right)
+
+        # Copy anything necessary out of the right node.
+        mast_combine_cp_right(mast)
+        mast.orig_l.last = mast.orig_l.max
+
+        if mast_sufficient(mast):
+            if mast_overflow(mast):
+                continue
+            if mast.orig_l.node is mast.orig_r.node:
+                # The data in b_node should be stored in one node and in the tree.
+                slot = mast.l.offset
+                break
+            continue
+
+        # May be a new root stored in mast.bn.
+        if _is_root_limits(mast.orig_l):
+            break
+
+        mast_spanning_rebalance(mast)
+
+        # Rebalancing from other nodes may require another loop.
+        if not count:
+            count += 1
+
+    assert left is not None
+    if not new_root:
+        onode = mast.orig_l.node
+        assert onode is not None
+        l_mas.node = mas_pop_node(mas, onode.type)
+        mab_mas_cp(mast.bn, 0, mt_slots[mast.bn.type] - 1, l_mas, True)
+        new_height += 1
+        mas_set_parent(left, l_mas.node, slot)
+        if middle is not None:
+            slot += 1
+            mas_set_parent(middle, l_mas.node, slot)
+        if right is not None:
+            slot += 1
+            mas_set_parent(right, l_mas.node, slot)
+
+    if new_root or _is_root_limits(mast.l):
+        lnode = mast.l.node
+        assert lnode is not None
+        lnode.parent = None
+        lnode.is_root = True
+        while True:
+            onode = mast.orig_l.node
+            assert onode is not None
+            if onode.is_root:
+                break
+            mast_ascend(mast)
+    else:
+        assert l_mas.node is not None and mast.orig_l.node is not None
+        l_mas.node.copy_parent_from(mast.orig_l.node)
+
+    old_enode = mast.orig_l.node
+    assert old_enode is not None
+    mas.depth = l_mas.depth
+    mas.node = l_mas.node
+    mas.min = l_mas.min
+    mas.max = l_mas.max
+    mas.offset = l_mas.offset
+    mas_wmb_replace(mas, old_enode, new_height)
+    mtree_range_walk(mas)
+
+
+def mas_rebalance(mas: MaStateFields, b_node: MapleBigNode) -> None:
+    """Mirror of ``mas_rebalance()``: merge an insufficient node with its right (else left)
+    sibling, continuing upwards while nodes stay insufficient."""
+    empty_count = mt_height(mas.tree)
+    b_node.b_end += 1
+    b_end = b_node.b_end
+    l_mas = _clone(mas)
+    r_mas = _clone(mas)
+    mast = MapleSubtreeState(b_node, l_mas, r_mas)
+    node = mas.node
+    assert node is not None
+    mast.bn.type = node.type
+
+    if mas_next_sibling(r_mas):
+        rnode = r_mas.node
+        assert rnode is not None
+        mas_mab_cp(r_mas, 0, mt_slots[rnode.type], b_node, b_end)
+        r_mas.last = r_mas.index = r_mas.max
+    else:
+        mas_prev_sibling(l_mas)
+        shift = mas_data_end(l_mas) + 1
+        mab_shift_right(b_node, shift)
+        mas.offset += shift
+        mas_mab_cp(l_mas, 0, shift - 1, b_node, 0)
+        b_node.b_end = shift + b_end
+        l_mas.index = l_mas.last = l_mas.min
+
+    mas_spanning_rebalance(mas, mast, empty_count)
+
+
+# -- split -------------------------------------------------------------------------------
+
+
+def mas_split_final_node(mast: MapleSubtreeState, mas: MaStateFields) -> None:
+    """Mirror of ``mas_split_final_node()``: the one node above the split (maybe a new root)."""
+    node = mas.node
+    assert node is not None
+    if node.is_root:
+        mast.bn.type = maple_arange_64 if mt_is_alloc(mas.tree) else maple_range_64
+    # Only a single node is used here, could be root.
+    ancestor = mas_new_ma_node(mas, mast.bn)
+    lnode = mast.l.node
+    rnode = mast.r.node
+    assert lnode is not None and rnode is not None
+    mas_set_parent(lnode, ancestor, mast.l.offset)
+    mas_set_parent(rnode, ancestor, mast.r.offset)
+    ancestor.copy_parent_from(node)
+    mast.l.node = ancestor
+    mab_mas_cp(mast.bn, 0, mt_slots[mast.bn.type] - 1, mast.l, True)
+    mas.offset = mast.bn.b_end - 1
+
+
+def mast_fill_bnode(mast: MapleSubtreeState, mas: MaStateFields, skip: int) -> None:
+    """Mirror of ``mast_fill_bnode()``: the parent's data with the two new children."""
+    cp = True
+    mast.bn.clear()
+    node = mas.node
+    assert node is not None
+    if node.is_root:
+        cp = False
+    else:
+        mas_ascend(mas)
+        # The parent's own slot in the grandparent, as the kernel does.
+        parent = mas.node
+        assert parent is not None
+        mas.offset = mte_parent_slot(parent)
+    if cp and mast.l.offset:
+        mas_mab_cp(mas, 0, mast.l.offset - 1, mast.bn, 0)
+    split = mast.bn.b_end
+    mab_set_b_end(mast.bn, mast.l, mast.l.node)
+    mast.r.offset = mast.bn.b_end
+    mab_set_b_end(mast.bn, mast.r, mast.r.node)
+    if mast.bn.pivot[mast.bn.b_end - 1] == mas.max:
+        cp = False
+    pnode = mas.node
+    assert pnode is not None
+    if cp:
+        mas_mab_cp(mas, split + skip, mt_slots[pnode.type] - 1, mast.bn, mast.bn.b_end)
+    mast.bn.b_end -= 1
+    mast.bn.type = pnode.type
+
+
+def mast_split_data(mast: MapleSubtreeState, mas: MaStateFields, split: int) -> None:
+    """Mirror of ``mast_split_data()``: copy the big node out to the left and right nodes."""
+    mab_mas_cp(mast.bn, 0, split, mast.l, True)
+    rnode = mast.r.node
+    assert rnode is not None
+    rnode.pivot[0] = mast.r.max  # mte_set_pivot(r, 0, r->max)
+    mab_mas_cp(mast.bn, split + 1, mast.bn.b_end, mast.r, False)
+    node = mas.node
+    assert node is not None
+    mast.l.offset = mte_parent_slot(node)
+    mast.l.max = mast.bn.pivot[split]
+    mast.r.min = mast.l.max + 1
+    if node.type < 2:
+        return
+    lnode = mast.l.node
+    assert lnode is not None
+    p_slot = mast.orig_l.offset
+    p_slot = mas_set_split_parent(mast.orig_l, lnode, rnode, p_slot, split)
+    mas_set_split_parent(mast.orig_r, lnode, rnode, p_slot, split)
+
+
+def mas_push_data(mas: MaStateFields, mast: MapleSubtreeState, left: bool) -> bool:
+    """Mirror of ``mas_push_data()``: instead of splitting, share the data with a sibling
+    that has room, which keeps the tree low."""
+    slot_total = mast.bn.b_end
+    tmp_mas = _clone(mas)
+    tmp_mas.depth = mast.l.depth
+    if left and not mas_prev_sibling(tmp_mas):
+        return False
+    if not left and not mas_next_sibling(tmp_mas):
+        return False
+    end = mas_data_end(tmp_mas)
+    slot_total += end
+    node = mas.node
+    assert node is not None
+    space = 2 * mt_slots[node.type] - 2
+    # -2 instead of -1 to ensure there isn't a triple split
+    if mast.bn.type < 2:
+        space -= 1
+    if mas.max == ULONG_MAX:
+        space -= 1
+    if slot_total >= space:
+        return False
+
+    # Get the data; fill mast.bn.
+    mast.bn.b_end += 1
+    if left:
+        mab_shift_right(mast.bn, end + 1)
+        mas_mab_cp(tmp_mas, 0, end, mast.bn, 0)
+        mast.bn.b_end = slot_total + 1
+    else:
+        mas_mab_cp(tmp_mas, 0, end, mast.bn, mast.bn.b_end)
+
+    # Configure mast for splitting of mast.bn.
+    split = mt_slots[mast.bn.type] - 2
+    if left:
+        # Switch mas to prev node.
+        mas.copy_from(tmp_mas)
+        # Start using mast.l for the left side.
+        tmp_mas.node = mast.l.node
+        mast.l.copy_from(tmp_mas)
+    else:
+        tmp_mas.node = mast.r.node
+        mast.r.copy_from(tmp_mas)
+        split = slot_total - split
+    split = mab_no_null_split(mast.bn, split, mt_slots[mast.bn.type])
+    # Update parent slot for split calculation.
+    if left:
+        mast.orig_l.offset += end + 1
+    mast_split_data(mast, mas, split)
+    mast_fill_bnode(mast, mas, 2)
+    mas_split_final_node(mast, mas)
+    return True
+
+
+def mas_split(mas: MaStateFields, b_node: MapleBigNode) -> None:
+    """Mirror of ``mas_split()``: split upwards from the leaf, pushing data into a sibling
+    when one has room, until a level has space (or a new root is made)."""
+    height = 0
+    orig_height = mt_height(mas.tree)
+    l_mas = _ma_state(mas, mas.index, mas.last)
+    r_mas = _ma_state(mas, mas.index, mas.last)
+    prev_l_mas = _ma_state(mas, mas.index, mas.last)
+    prev_r_mas = _ma_state(mas, mas.index, mas.last)
+    mast = MapleSubtreeState(b_node, prev_l_mas, prev_r_mas)
+    mast.l = l_mas
+    mast.r = r_mas
+
+    while height <= orig_height:
+        height += 1
+        if mt_slots[b_node.type] > b_node.b_end:
+            mas_split_final_node(mast, mas)
+            break
+        l_mas.copy_from(mas)
+        r_mas.copy_from(mas)
+        l_mas.node = mas_new_ma_node(mas, b_node)
+        r_mas.node = mas_new_ma_node(mas, b_node)
+        # Try to push left, then right.
+        if mas_push_data(mas, mast, True):
+            height += 1
+            break
+        if mas_push_data(mas, mast, False):
+            height += 1
+            break
+        split, _mid_split = mab_calc_split(b_node)
+        mast_split_data(mast, mas, split)
+        # Usually correct, mab_mas_cp in the above call overwrites r.max.
+        mast.r.max = mas.max
+        mast_fill_bnode(mast, mas, 1)
+        prev_l_mas.copy_from(mast.l)
+        prev_r_mas.copy_from(mast.r)
+    else:
+        height += 1  # the kernel's post-increment on the failed loop test
+
+    # Set the original node as dead.
+    old = mas.node
+    assert old is not None
+    mas.node = l_mas.node
+    mas_wmb_replace(mas, old, height)
+    mtree_range_walk(mas)
+
+
+def mas_commit_b_node(wr_mas: MaWrState, b_node: MapleBigNode) -> None:
+    """Mirror of ``mas_commit_b_node()``."""
+    store_type = wr_mas.mas.store_type
+    if store_type == wr_rebalance:
+        mas_rebalance(wr_mas.mas, b_node)
+        return
+    if store_type != wr_split_store:
+        raise MapleBug(f"mas_commit_b_node: store type {StoreType(store_type).name}")
+    mas_split(wr_mas.mas, b_node)
+
+
+# -- root stores --------------------------------------------------------------------------
+
+
+def mas_root_expand(mas: MaStateFields, entry: Any) -> None:
+    """Mirror of ``mas_root_expand()``: turn a root pointer into a leaf node."""
+    contents = mas.tree.ma_root
+    node = mas_pop_node(mas, maple_leaf_64)
+    pivots = node.pivot
+    slots = node.slot
+    node.parent = None
+    node.is_root = True
+    mas.node = node
+    mas.status = ACTIVE
+    slot = 0
+    if mas.index:
+        if contents is not None:
+            slots[slot] = contents
+            if mas.index > 1:
+                slot += 1
+        pivots[slot] = mas.index - 1
+        slot += 1
+    slots[slot] = entry
+    mas.offset = slot
+    pivots[slot] = mas.last
+    if mas.last != ULONG_MAX:
+        slot += 1
+        pivots[slot] = ULONG_MAX
+    mt_set_height(mas.tree, 1)
+    ma_set_meta(node, 0, slot)
+    # Swap the new root into the tree.
+    mas.tree.ma_root = node
+
+
+def mas_store_root(mas: MaStateFields, entry: Any) -> None:
+    """Mirror of ``mas_store_root()``: store into an empty or single-entry tree."""
+    if entry is None:
+        if not mas.index:
+            mas.tree.ma_root = None
+    elif mas.last != 0 or mas.index != 0 or entry_low_bits_are_internal(entry):
+        mas_root_expand(mas, entry)
+    else:
+        mas.tree.ma_root = entry
+        mas.status = START
+
+
+def mas_new_root(mas: MaStateFields, entry: Any) -> None:
+    """Mirror of ``mas_new_root()``: replace the whole tree by one entry over [0, ULONG_MAX]."""
+    root = mas.tree.ma_root
+    if entry is None:
+        mt_set_height(mas.tree, 0)
+        mas.tree.ma_root = None
+        mas.status = START
+    else:
+        node = mas_pop_node(mas, maple_leaf_64)
+        node.parent = None
+        node.is_root = True
+        mas.node = node
+        mas.status = ACTIVE
+        node.slot[0] = entry
+        node.pivot[0] = mas.last
+        mt_set_height(mas.tree, 1)
+        mas.tree.ma_root = node
+    if isinstance(root, MapleNode):
+        mte_destroy_walk(root, mas.tree)
+
+
+# -- the write walk -------------------------------------------------------------------------
+
+
+def mas_is_span_wr(wr_mas: MaWrState) -> bool:
+    """Mirror of ``mas_is_span_wr()``: does the write leave this node, or end it on NULL?"""
+    hi = wr_mas.r_max
+    last = wr_mas.mas.last
+    if last < hi:
+        return False
+    if wr_mas.type < 2:
+        hi = wr_mas.mas.max
+        if last < hi:
+            return False
+    if last == hi:
+        # The last entry of a leaf cannot be NULL unless it is the right-most node.
+        if wr_mas.entry is not None or last == ULONG_MAX:
+            return False
+    return True
+
+
+def mas_wr_walk_descend(wr_mas: MaWrState) -> None:
+    """Mirror of ``mas_wr_walk_descend()``."""
+    node = wr_mas.mas.node
+    assert node is not None
+    wr_mas.type = node.type
+    mas_wr_node_walk(wr_mas)
+    wr_mas.slots = node.slot
+
+
+def mas_wr_walk_traverse(wr_mas: MaWrState) -> None:
+    """Mirror of ``mas_wr_walk_traverse()``."""
+    mas = wr_mas.mas
+    mas.max = wr_mas.r_max
+    mas.min = wr_mas.r_min
+    mas.node = wr_mas.content
+    mas.offset = 0
+    mas.depth += 1
+
+
+def mas_wr_walk(wr_mas: MaWrState) -> bool:
+    """Mirror of ``mas_wr_walk()``: walk down for a write; False for a spanning write.
+
+    Records the lowest levels with a vacant slot and with more than the minimum data,
+    which bound how far up a split or rebalance can reach (and so the preallocation).
+    """
+    mas = wr_mas.mas
+    while True:
+        mas_wr_walk_descend(wr_mas)
+        if mas_is_span_wr(wr_mas):
+            return False
+        wr_mas.content = wr_mas.slots[mas.offset]
+        if wr_mas.type < 2:
+            return True
+        if mas.end < mt_slots[wr_mas.type] - 1:
+            wr_mas.vacant_height = mas.depth + 1
+        node = mas.node
+        assert node is not None
+        if node.is_root:
+            # root needs more than 2 entries to be sufficient + 1
+            if mas.end > 2:
+                wr_mas.sufficient_height = 1
+        elif mas.end > mt_min_slots[wr_mas.type] + 1:
+            wr_mas.sufficient_height = mas.depth + 1
+        mas_wr_walk_traverse(wr_mas)
+
+
+def mas_wr_walk_index(wr_mas: MaWrState) -> None:
+    """Mirror of ``mas_wr_walk_index()``: walk to ``index`` ignoring spans."""
+    while True:
+        mas_wr_walk_descend(wr_mas)
+        wr_mas.content = wr_mas.slots[wr_mas.mas.offset]
+        if wr_mas.type < 2:
+            return
+        mas_wr_walk_traverse(wr_mas)
+
+
+def mas_extend_spanning_null(l_wr_mas: MaWrState, r_wr_mas: MaWrState) -> None:
+    """Mirror of ``mas_extend_spanning_null()``: grow a NULL store over adjacent NULLs."""
+    r_mas = r_wr_mas.mas
+    l_mas = l_wr_mas.mas
+    l_slot = l_mas.offset
+    if l_wr_mas.content is None:
+        l_mas.index = l_wr_mas.r_min
+    if l_mas.index == l_wr_mas.r_min and l_slot and l_wr_mas.slots[l_slot - 1] is None:
+        if l_slot > 1:
+            l_mas.index = l_wr_mas.pivots[l_slot - 2] + 1
+        else:
+            l_mas.index = l_mas.min
+        l_mas.offset = l_slot - 1
+
+    if r_wr_mas.content is None:
+        if r_mas.last < r_wr_mas.r_max:
+            r_mas.last = r_wr_mas.r_max
+        r_mas.offset += 1
+    elif (
+        r_mas.last == r_wr_mas.r_max
+        and r_mas.last < r_mas.max
+        and r_wr_mas.slots[r_mas.offset + 1] is None
+    ):
+        # Unreachable: the right side is walked at last + 1, so r_max > last (or last is
+        # ULONG_MAX, which is the node max).  The kernel's call here passes the node type
+        # and the offset to mas_safe_pivot() in swapped order; reaching it means the
+        # model's walk differs from the kernel's.
+        raise MapleBug("mas_extend_spanning_null: right side ends exactly at the write")
+
+
+def mas_wr_spanning_store(wr_mas: MaWrState) -> None:
+    """Mirror of ``mas_wr_spanning_store()``: a write that starts in one node and ends in
+    another (or ends a node on NULL): combine both sides in a big node and rebalance."""
+    mas = wr_mas.mas
+    if not mas.index and mas.last == ULONG_MAX:
+        mas_new_root(mas, wr_mas.entry)
+        return
+    # Node rebalancing may occur due to this store, so there may be three new entries per
+    # level plus a new root.
+    height = mt_height(mas.tree)
+
+    # Set up right side: walk to the slot after the store so that it is not NULL.
+    r_mas = _clone(mas)
+    r_wr_mas = MaWrState(r_mas, wr_mas.entry)
+    if (r_mas.last + 1) & _MASK:
+        r_mas.last += 1
+    r_mas.index = r_mas.last
+    mas_wr_walk_index(r_wr_mas)
+    r_mas.last = r_mas.index = mas.last
+
+    # Set up left side.
+    l_mas = _clone(mas)
+    l_wr_mas = MaWrState(l_mas, wr_mas.entry)
+    mas_wr_walk_index(l_wr_mas)
+
+    if wr_mas.entry is None:
+        mas_extend_spanning_null(l_wr_mas, r_wr_mas)
+        mas.offset = l_mas.offset
+        mas.index = l_mas.index
+        mas.last = l_mas.last = r_mas.last
+
+    # Expanding NULLs may make this cover the entire range.
+    if not l_mas.index and r_mas.last == ULONG_MAX:
+        mas_set_range(mas, 0, ULONG_MAX)
+        mas_new_root(mas, wr_mas.entry)
+        return
+
+    b_node = MapleBigNode()
+    # Copy l_mas and store the value in b_node.
+    mas_store_b_node(l_wr_mas, b_node, l_mas.end)
+    # Copy r_mas into b_node if there is anything to copy.
+    if r_mas.max > r_mas.last:
+        mas_mab_cp(r_mas, r_mas.offset, r_mas.end, b_node, b_node.b_end + 1)
+    else:
+        b_node.b_end += 1
+
+    # Stop spanning searches by searching for just index.
+    l_mas.index = l_mas.last = mas.index
+    mast = MapleSubtreeState(b_node, l_mas, r_mas)
+    # Combine l_mas and r_mas and split them up evenly again.
+    mas_spanning_rebalance(mas, mast, height + 1)
+
+
+# -- fast paths ------------------------------------------------------------------------------
+
+
+def mas_wr_node_store(wr_mas: MaWrState, new_end: int) -> None:
+    """Mirror of ``mas_wr_node_store()``: rewrite the leaf with the new entry (a new node in
+    RCU mode, in place otherwise)."""
+    mas = wr_mas.mas
+    offset_end = wr_mas.offset_end
+    node_type = wr_mas.type
+    node_pivots = mt_pivots[node_type]
+    in_rcu = mt_in_rcu(mas.tree)
+    height = mt_height(mas.tree)
+    old = mas.node
+    assert old is not None
+
+    if mas.last == wr_mas.end_piv:
+        offset_end += 1  # don't copy this offset
+
+    newnode = mas_pop_node(mas, node_type) if in_rcu else MapleNode(node_type)
+    newnode.copy_parent_from(old)
+    dst_pivots = newnode.pivot
+    dst_slots = newnode.slot
+    src_pivots = wr_mas.pivots
+    src_slots = wr_mas.slots
+    # Copy from start to insert point.
+    off = mas.offset
+    dst_pivots[0:off] = src_pivots[0:off]
+    dst_slots[0:off] = src_slots[0:off]
+    # Handle insert of new range starting after old range.
+    if wr_mas.r_min < mas.index:
+        dst_slots[off] = wr_mas.content
+        dst_pivots[off] = mas.index - 1
+        off += 1
+        mas.offset = off
+    # Store the new entry and range end.
+    if off < node_pivots:
+        dst_pivots[off] = mas.last
+    dst_slots[off] = wr_mas.entry
+
+    # This range wrote to the end of the node or it overwrote the rest of the data.
+    if offset_end <= mas.end:
+        dst_offset = off + 1
+        copy_size = mas.end - offset_end + 1
+        dst_slots[dst_offset : dst_offset + copy_size] = src_slots[
+            offset_end : offset_end + copy_size
+        ]
+        n = copy_size - 1
+        dst_pivots[dst_offset : dst_offset + n] = src_pivots[offset_end : offset_end + n]
+        if new_end < node_pivots:
+            dst_pivots[new_end] = mas.max
+
+    mas_leaf_set_meta(newnode, maple_leaf_64, new_end)
+    if in_rcu:
+        mas.node = newnode
+        mas_replace_node(mas, old, height)
+    else:
+        old.pivot[:] = dst_pivots
+        old.slot[:] = dst_slots
+        old.meta_end = newnode.meta_end
+        old.meta_gap = newnode.meta_gap
+    mas_update_gap(mas)
+    mas.end = new_end
+
+
+def mas_wr_slot_store(wr_mas: MaWrState) -> None:
+    """Mirror of ``mas_wr_slot_store()``: overwrite in place when the slot count stays."""
+    mas = wr_mas.mas
+    offset = mas.offset
+    slots = wr_mas.slots
+    gap = slots[offset] is None or slots[offset + 1] is None
+    if wr_mas.offset_end - offset == 1:
+        if mas.index == wr_mas.r_min:
+            # Overwriting the range and a part of the next one.
+            slots[offset] = wr_mas.entry
+            wr_mas.pivots[offset] = mas.last
+        else:
+            # Overwriting a part of the range and the next one.
+            slots[offset + 1] = wr_mas.entry
+            wr_mas.pivots[offset] = mas.index - 1
+            mas.offset += 1  # keep mas accurate
+    else:
+        # Expand the range, only partially overwriting the previous and next ranges.
+        gap = gap or slots[offset + 2] is None
+        slots[offset + 1] = wr_mas.entry
+        wr_mas.pivots[offset] = mas.index - 1
+        wr_mas.pivots[offset + 1] = mas.last
+        mas.offset += 1  # keep mas accurate
+    # Only update gap when the new entry is empty or there is an empty entry in the
+    # original two ranges.
+    if wr_mas.entry is None or gap:
+        mas_update_gap(mas)
+
+
+def mas_wr_extend_null(wr_mas: MaWrState) -> None:
+    """Mirror of ``mas_wr_extend_null()``: a NULL store absorbs the NULLs beside it."""
+    mas = wr_mas.mas
+    slots = wr_mas.slots
+    if slots[wr_mas.offset_end] is None:
+        # If this one is null, the next and prev are not.
+        mas.last = wr_mas.end_piv
+    elif (
+        mas.last == wr_mas.end_piv
+        and mas.end != wr_mas.offset_end
+        and slots[wr_mas.offset_end + 1] is None
+    ):
+        # Check next slot(s) if we are overwriting the end.
+        wr_mas.offset_end += 1
+        if wr_mas.offset_end == mas.end:
+            mas.last = mas.max
+        else:
+            mas.last = wr_mas.pivots[wr_mas.offset_end]
+        wr_mas.end_piv = mas.last
+
+    if wr_mas.content is None:
+        # If this one is null, the next and prev are not.
+        mas.index = wr_mas.r_min
+    elif mas.index == wr_mas.r_min and mas.offset and slots[mas.offset - 1] is None:
+        # Check prev slot if we are overwriting the start.
+        mas.offset -= 1
+        wr_mas.r_min = mas.index = mas_safe_min(mas, wr_mas.pivots, mas.offset)
+        wr_mas.r_max = wr_mas.pivots[mas.offset]
+
+
+def mas_wr_end_piv(wr_mas: MaWrState) -> None:
+    """Mirror of ``mas_wr_end_piv()``: find the slot where the write ends."""
+    mas = wr_mas.mas
+    pivots = wr_mas.pivots
+    end = mas.end
+    last = mas.last
+    offset_end = wr_mas.offset_end
+    while offset_end < end and last > pivots[offset_end]:
+        offset_end += 1
+    wr_mas.offset_end = offset_end
+    wr_mas.end_piv = pivots[offset_end] if offset_end < end else mas.max
+
+
+def mas_wr_new_end(wr_mas: MaWrState) -> int:
+    """Mirror of ``mas_wr_new_end()``: the data end after the write."""
+    mas = wr_mas.mas
+    new_end = mas.end + 2
+    new_end -= wr_mas.offset_end - mas.offset
+    if wr_mas.r_min == mas.index:
+        new_end -= 1
+    if wr_mas.end_piv == mas.last:
+        new_end -= 1
+    return new_end
+
+
+def mas_wr_append(wr_mas: MaWrState, new_end: int) -> None:
+    """Mirror of ``mas_wr_append()``: add at the end of the node in place (not in RCU mode)."""
+    mas = wr_mas.mas
+    end = mas.end
+    pivots = wr_mas.pivots
+    slots = wr_mas.slots
+    node = wr_mas.node
+    assert node is not None
+    if new_end < mt_pivots[wr_mas.type]:
+        pivots[new_end] = pivots[end]
+        ma_set_meta(node, 0, new_end)
+    if new_end == end + 1:
+        if mas.last == wr_mas.r_max:
+            # Append to end of range.
+            slots[new_end] = wr_mas.entry
+            pivots[end] = mas.index - 1
+            mas.offset = new_end
+        else:
+            # Append to start of range.
+            slots[new_end] = wr_mas.content
+            pivots[end] = mas.last
+            slots[end] = wr_mas.entry
+    else:
+        # Append to the range without touching any boundaries.
+        slots[new_end] = wr_mas.content
+        pivots[end + 1] = mas.last
+        slots[end + 1] = wr_mas.entry
+        pivots[end] = mas.index - 1
+        mas.offset = end + 1
+    if wr_mas.content is None or wr_mas.entry is None:
+        mas_update_gap(mas)
+    mas.end = new_end
+
+
+def mas_wr_bnode(wr_mas: MaWrState) -> None:
+    """Mirror of ``mas_wr_bnode()``: the slow path (split or rebalance)."""
+    b_node = MapleBigNode()
+    mas_store_b_node(wr_mas, b_node, wr_mas.offset_end)
+    mas_commit_b_node(wr_mas, b_node)
+
+
+def mas_wr_store_entry(wr_mas: MaWrState) -> None:
+    """Mirror of ``mas_wr_store_entry()``: run the write path chosen by the walk."""
+    mas = wr_mas.mas
+    new_end = mas_wr_new_end(wr_mas)
+    st = mas.store_type
+    if st == wr_exact_fit:
+        wr_mas.slots[mas.offset] = wr_mas.entry
+        if (wr_mas.entry is None) != (wr_mas.content is None):
+            mas_update_gap(mas)
+    elif st == wr_append:
+        mas_wr_append(wr_mas, new_end)
+    elif st == wr_slot_store:
+        mas_wr_slot_store(wr_mas)
+    elif st == wr_node_store:
+        mas_wr_node_store(wr_mas, new_end)
+    elif st == wr_spanning_store:
+        mas_wr_spanning_store(wr_mas)
+    elif st in (wr_split_store, wr_rebalance):
+        mas_wr_bnode(wr_mas)
+    elif st == wr_new_root:
+        mas_new_root(mas, wr_mas.entry)
+    elif st == wr_store_root:
+        mas_store_root(mas, wr_mas.entry)
+    else:
+        raise MapleBug("mas_wr_store_entry: wr_invalid store type")
+
+
+def mas_wr_prealloc_setup(wr_mas: MaWrState) -> None:
+    """Mirror of ``mas_wr_prealloc_setup()``: reuse the position when it is still valid."""
+    mas = wr_mas.mas
+    status = mas.status
+    reset = False
+    if status != ACTIVE:
+        if status == START:
+            wr_mas.content = mas_start(mas)
+            return
+        if status in (PAUSE, NONE, OVERFLOW, UNDERFLOW):
+            reset = True
+    if not reset:
+        # A less strict mas_is_span_wr(): spanning writes within this node are allowed,
+        # so that partial walks done for a preallocation are not thrown away.
+        node = mas.node
+        if mas.last > mas.max:
+            reset = True
+        elif wr_mas.entry is None and (node is None or node.type < 2) and mas.last == mas.max:
+            # (A NULL node reads as a dense, hence leaf, type in the kernel's check.)
+            reset = True
+    if reset:
+        mas_reset(mas)
+    wr_mas.content = mas_start(mas)
+
+
+def mas_prealloc_calc(wr_mas: MaWrState, entry: Any) -> None:
+    """Mirror of ``mas_prealloc_calc()``: how many nodes this store may need."""
+    mas = wr_mas.mas
+    height = mt_height(mas.tree)
+    ret = height * 3 + 1
+    delta = height - wr_mas.vacant_height
+    st = mas.store_type
+    if st in (wr_exact_fit, wr_append, wr_slot_store):
+        ret = 0
+    elif st == wr_spanning_store:
+        if wr_mas.sufficient_height < wr_mas.vacant_height:
+            ret = (height - wr_mas.sufficient_height) * 3 + 1
+        else:
+            ret = delta * 3 + 1
+    elif st == wr_split_store:
+        ret = delta * 2 + 1
+    elif st == wr_rebalance:
+        if wr_mas.sufficient_height < wr_mas.vacant_height:
+            ret = (height - wr_mas.sufficient_height) * 2 + 1
+        else:
+            ret = delta * 2 + 1
+    elif st == wr_node_store:
+        ret = 1 if mt_in_rcu(mas.tree) else 0
+    elif st == wr_new_root:
+        ret = 1
+    elif st == wr_store_root:
+        if mas.last != 0 or mas.index != 0 or entry_low_bits_are_internal(entry):
+            ret = 1
+        else:
+            ret = 0
+    mas.node_request = ret
+
+
+def mas_wr_store_type(wr_mas: MaWrState) -> StoreType:
+    """Mirror of ``mas_wr_store_type()``: walk and decide how the store will be done."""
+    mas = wr_mas.mas
+    if mas.status == NONE or mas.status == ROOT:
+        return wr_store_root
+    if not mas_wr_walk(wr_mas):
+        return wr_spanning_store
+
+    # At this point, we are at the leaf node that needs to be altered.
+    mas_wr_end_piv(wr_mas)
+    if wr_mas.entry is None:
+        mas_wr_extend_null(wr_mas)
+    if wr_mas.r_min == mas.index and wr_mas.r_max == mas.last:
+        return wr_exact_fit
+    if not mas.index and mas.last == ULONG_MAX:
+        return wr_new_root
+
+    new_end = mas_wr_new_end(wr_mas)
+    # Potential spanning rebalance collapsing a node.
+    if new_end < mt_min_slots[wr_mas.type]:
+        node = mas.node
+        assert node is not None
+        if not node.is_root:
+            return wr_rebalance
+        return wr_node_store
+    if new_end >= mt_slots[wr_mas.type]:
+        return wr_split_store
+    in_rcu = mt_in_rcu(mas.tree)
+    if not in_rcu and mas.offset == mas.end:
+        return wr_append
+    if new_end == mas.end and (not in_rcu or wr_mas.offset_end - mas.offset == 1):
+        return wr_slot_store
+    return wr_node_store
+
+
+def mas_wr_preallocate(wr_mas: MaWrState, entry: Any) -> None:
+    """Mirror of ``mas_wr_preallocate()``."""
+    mas = wr_mas.mas
+    mas_wr_prealloc_setup(wr_mas)
+    mas.store_type = mas_wr_store_type(wr_mas)
+    mas_prealloc_calc(wr_mas, entry)
+    if not mas.node_request:
+        return
+    mas_alloc_nodes(mas)
+
+
+# -- interface --------------------------------------------------------------------------------
+
+
+def mas_insert(mas: MaStateFields, entry: Any) -> Any:
+    """Mirror of ``mas_insert()``: store only if the whole range is NULL (else -EEXIST)."""
+    wr_mas = MaWrState(mas, entry)
+    wr_mas.content = mas_start(mas)
+    if wr_mas.content is not None:
+        mas_set_err(mas, -errno.EEXIST)
+        return wr_mas.content
+    mas_wr_preallocate(wr_mas, entry)
+    if mas.status == ERROR:
+        return None
+    # Spanning writes always overwrite something.
+    if mas.store_type == wr_spanning_store:
+        mas_set_err(mas, -errno.EEXIST)
+        return wr_mas.content
+    # At this point, we are at the leaf node that needs to be altered.
+    if mas.store_type != wr_new_root and mas.store_type != wr_store_root:
+        wr_mas.offset_end = mas.offset
+        wr_mas.end_piv = wr_mas.r_max
+        if wr_mas.content is not None or mas.last > wr_mas.r_max:
+            mas_set_err(mas, -errno.EEXIST)
+            return wr_mas.content
+    mas_wr_store_entry(wr_mas)
+    return wr_mas.content
+
+
+def mas_alloc_cyclic(
+    mas: MaStateFields, entry: Any, range_lo: int, range_hi: int, nxt: int
+) -> tuple[int, int, int]:
+    """Mirror of ``mas_alloc_cyclic()``: returns ``(ret, start, next)``.
+
+    ``ret`` is 0, 1 if the allocation wrapped, or -EBUSY / -ENOMEM.
+    """
+    lo = range_lo
+    range_lo = max(lo, nxt)
+    ret = mas_empty_area(mas, range_lo, range_hi, 1)
+    tree = mas.tree
+    if tree.ma_flags & MT_FLAGS_ALLOC_WRAPPED and ret == 0:
+        tree.ma_flags &= ~MT_FLAGS_ALLOC_WRAPPED
+        ret = 1
+    if ret < 0 and range_lo > lo:
+        mas_reset(mas)
+        ret = mas_empty_area(mas, lo, range_hi, 1)
+        if ret == 0:
+            ret = 1
+    if ret < 0:
+        return ret, 0, nxt
+    while True:
+        mas_insert(mas, entry)
+        if not mas_nomem(mas):
+            break
+    if mas.status == ERROR:
+        return mas.error, 0, nxt
+    start = mas.index
+    nxt = (start + 1) & _MASK
+    if nxt == 0:
+        tree.ma_flags |= MT_FLAGS_ALLOC_WRAPPED
+    mas_destroy(mas)
+    return ret, start, nxt
+
+
+def mas_store(mas: MaStateFields, entry: Any) -> Any:
+    """Mirror of ``mas_store()``: store ``entry`` over ``[index, last]``.
+
+    Returns the first entry overwritten (or None).  With ``index > last`` the state is
+    put in error (-EINVAL), as the kernel does under CONFIG_DEBUG_MAPLE_TREE.
+    """
+    wr_mas = MaWrState(mas, entry)
+    if mas.index > mas.last:
+        mas_set_err(mas, -errno.EINVAL)
+        return None
+    mas_wr_prealloc_setup(wr_mas)
+    mas.store_type = mas_wr_store_type(wr_mas)
+    if mas.mas_flags & MA_STATE_PREALLOC:
+        mas_wr_store_entry(wr_mas)
+        return wr_mas.content
+    mas_prealloc_calc(wr_mas, entry)
+    if mas.node_request:
+        mas_alloc_nodes(mas)
+        if mas.status == ERROR:
+            return None
+    mas_wr_store_entry(wr_mas)
+    mas_destroy(mas)
+    return wr_mas.content
+
+
+def mas_store_gfp(mas: MaStateFields, entry: Any, gfp: int = 0) -> int:
+    """Mirror of ``mas_store_gfp()``: store, allocating as needed; 0, -EINVAL or -ENOMEM."""
+    index = mas.index
+    last = mas.last
+    wr_mas = MaWrState(mas, entry)
+    ret = 0
+    while True:
+        mas_wr_preallocate(wr_mas, entry)
+        if mas_nomem(mas, gfp):
+            if entry is None:
+                __mas_set_range(mas, index, last)
+            continue
+        break
+    if mas.status == ERROR:
+        ret = mas.error
+    else:
+        mas_wr_store_entry(wr_mas)
+    mas_destroy(mas)
+    return ret
+
+
+def mas_store_prealloc(mas: MaStateFields, entry: Any) -> None:
+    """Mirror of ``mas_store_prealloc()``: the store that follows ``mas_preallocate()``."""
+    wr_mas = MaWrState(mas, entry)
+    if mas.store_type == wr_store_root:
+        mas_wr_prealloc_setup(wr_mas)
+    else:
+        mas_wr_walk_descend(wr_mas)
+        if mas.store_type != wr_spanning_store:
+            # set wr_mas.content to current slot
+            wr_mas.content = wr_mas.slots[mas.offset]
+            mas_wr_end_piv(wr_mas)
+    mas_wr_store_entry(wr_mas)
+    if mas.status == ERROR:
+        raise MapleBug("mas_store_prealloc: the preallocated store failed")
+    mas_destroy(mas)
+
+
+def mas_preallocate(mas: MaStateFields, entry: Any, gfp: int = 0) -> int:
+    """Mirror of ``mas_preallocate()``: walk, pick the store type and reserve its nodes.
+
+    ``index``/``last`` must already describe the write.  Returns 0 or -ENOMEM (the state
+    is then reset).
+    """
+    wr_mas = MaWrState(mas, entry)
+    mas_wr_prealloc_setup(wr_mas)
+    mas.store_type = mas_wr_store_type(wr_mas)
+    mas_prealloc_calc(wr_mas, entry)
+    if mas.node_request:
+        mas.mas_flags &= ~MA_STATE_PREALLOC
+        mas_alloc_nodes(mas)
+        if mas.status == ERROR:
+            ret = mas.error
+            mas.node_request = 0
+            mas_destroy(mas)
+            mas_reset(mas)
+            mas.error = 0
+            return ret
+    mas.mas_flags |= MA_STATE_PREALLOC
+    return 0
+
+
+def mas_erase(mas: MaStateFields) -> Any:
+    """Mirror of ``mas_erase()``: erase the whole range containing ``index``.
+
+    Returns the erased entry; ``index``/``last`` are set to its range.
+    """
+    index = mas.index
+    wr_mas = MaWrState(mas, None)
+    # The kernel's condition is always true: the walk restarts from the root.
+    mas.status = START
+    while True:
+        entry = mas_state_walk(mas)
+        if entry is None:
+            return None
+        # Must reset to ensure spanning writes of last slot are detected.
+        mas_reset(mas)
+        mas_wr_preallocate(wr_mas, None)
+        if mas_nomem(mas):
+            # in case the range of entry changed when unlocked
+            mas.index = mas.last = index
+            continue
+        break
+    if mas.status != ERROR:
+        mas_wr_store_entry(wr_mas)
+    mas_destroy(mas)
+    return entry
