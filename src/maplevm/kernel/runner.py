@@ -407,7 +407,7 @@ def _fault(resp: Response) -> Fault | None:
         return None
     name = fl.SIGNALS.get(resp.signo, f"signal{resp.signo}")
     code = fl.SI_CODES.get(name, {}).get(resp.code, str(resp.code))
-    return Fault(name, code, resp.fault_addr)
+    return Fault(name, code, resp.fault_addr % (1 << 64))  # si_addr is unsigned
 
 
 def kernel_unavailable_reason() -> str | None:

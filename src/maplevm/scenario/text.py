@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from maplevm.scenario import flags as fl
-from maplevm.scenario.format import Op
+from maplevm.scenario.format import Op, parse_int
 from maplevm.scenario.recording import Recording, Step
 
 # Which flag table names a field's value, per field name (for printing).
@@ -54,6 +55,28 @@ def describe_call(op: Op, args: Mapping[str, int | str | None]) -> str:
             if value is None or (f.name == "access" and args.get("file") is None):
                 continue
         parts.append(describe_value(op.kind, f.name, value))
+    return f"{op.kind}({', '.join(parts)})"
+
+
+def _written(value: Any) -> str:
+    """A field value as written in a script, references as ``$i+0x..``."""
+    if isinstance(value, Op):
+        return describe_op(value)
+    if isinstance(value, dict) and "ref" in value:
+        add = parse_int(value.get("add", 0))
+        ref = f"${value['ref']}"
+        return ref if not add else f"{ref}{'+' if add > 0 else '-'}{_hex(abs(add))}"
+    if isinstance(value, list):
+        return "|".join(str(v) for v in value) or "0"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _hex(value) if abs(value) >= 10 else str(value)
+    return str(value)
+
+
+def describe_op(op: Op) -> str:
+    """An operation as written (only the fields it gives), e.g.
+    ``mprotect(addr=$0+0x1000, len=0x1000, prot=PROT_READ)``; ``$i`` is step i's result."""
+    parts = [f"{f.name}={_written(op.args[f.name])}" for f in op.spec.fields if f.name in op.args]
     return f"{op.kind}({', '.join(parts)})"
 
 
