@@ -162,7 +162,7 @@ def machine_facts() -> dict[str, Any]:
 
 
 # Facts that change what a script does; a fixture recorded where these differ is not
-# expected to match.  Dotted paths into the env object.
+# expected to match.  Dotted paths into the env object (see also behaviour_differences).
 BEHAVIOUR_KEYS = (
     "kernel.machine",
     "page_size",
@@ -173,11 +173,17 @@ BEHAVIOUR_KEYS = (
     "sysctl.vm.nr_hugepages",
     "thp.enabled",
     "thp.shmem_enabled",
-    "rlimits",
-    "capabilities",
+    "rlimits.STACK.soft",
+    "rlimits.AS.soft",
+    "rlimits.DATA.soft",
     "scratch_fs",
     "personality",
+    "la57",
 )
+# Capabilities that change mm results: CAP_IPC_LOCK (mlock beyond RLIMIT_MEMLOCK) and
+# CAP_SYS_RAWIO (mappings below mmap_min_addr).
+CAP_IPC_LOCK = 14
+CAP_SYS_RAWIO = 17
 
 
 def lookup(env: dict[str, Any], dotted: str) -> Any:
@@ -203,6 +209,17 @@ def behaviour_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
         va, vb = lookup(a, key), lookup(b, key)
         if va != vb:
             out.append(f"{key}: {va!r} vs {vb!r}")
+    caps = []
+    for env in (a, b):
+        text = lookup(env, "capabilities.CapEff")
+        caps.append(int(text, 16) if isinstance(text, str) else 0)
+    for bit, name in ((CAP_IPC_LOCK, "CAP_IPC_LOCK"), (CAP_SYS_RAWIO, "CAP_SYS_RAWIO")):
+        if (caps[0] >> bit & 1) != (caps[1] >> bit & 1):
+            out.append(f"{name}: {bool(caps[0] >> bit & 1)} vs {bool(caps[1] >> bit & 1)}")
+    if not (caps[0] >> CAP_IPC_LOCK & 1):
+        va, vb = lookup(a, "rlimits.MEMLOCK.soft"), lookup(b, "rlimits.MEMLOCK.soft")
+        if va != vb:
+            out.append(f"rlimits.MEMLOCK.soft: {va!r} vs {vb!r}")
     ka = str(lookup(a, "kernel.release") or "").split(".")[:2]
     kb = str(lookup(b, "kernel.release") or "").split(".")[:2]
     if ka != kb:
