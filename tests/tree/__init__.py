@@ -1,0 +1,1 @@
+"""Ports of the Linux kernel's own maple tree tests (see docs/kernel-tests.md)."""
