@@ -25,6 +25,8 @@ from maplevm.scenario.maps import parse_maps_line
 pytestmark = pytest.mark.live
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "recordings"
+# Minimal scripts saved by the shrinker (maplevm shrink / fuzz --shrink-to).
+REGRESSIONS = FIXTURES.parent / "regressions"
 RW, PRIVATE_ANON = ["PROT_READ", "PROT_WRITE"], ["MAP_PRIVATE", "MAP_ANONYMOUS"]
 
 
@@ -44,7 +46,9 @@ def fixture_paths() -> list[Path]:
     return sorted(FIXTURES.glob("*.jsonl"))
 
 
-@pytest.mark.parametrize("path", fixture_paths(), ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "path", fixture_paths() + sorted(REGRESSIONS.glob("*.jsonl")), ids=lambda p: p.stem
+)
 def test_kernel_matches_committed_recording(kernel: KernelExecutor, path: Path) -> None:
     fixture = sr.load(path)
     fresh = kernel.run(fixture.script)
