@@ -254,7 +254,8 @@ class KernelExecutor:
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self._binary = binary
-        self.scratch_root = scratch_root or default_scratch_root()
+        # absolute: the helper tells file paths from rlimit arguments by the leading "/"
+        self.scratch_root = (scratch_root or default_scratch_root()).absolute()
         self.timeout = timeout
 
     @property
