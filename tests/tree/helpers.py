@@ -43,6 +43,7 @@ from maplevm.kapi import (
     mt_validate,
     mtree_alloc_range,
     mtree_alloc_rrange,
+    mtree_destroy,
     mtree_empty,
     mtree_erase,
     mtree_insert,
@@ -119,6 +120,18 @@ def V(index: int) -> XaValue:
 
 
 # -- lib/test_maple_tree.c wrappers ----------------------------------------------------
+
+
+def mt_reinit(mt: MapleTree, flags: int) -> None:
+    """``mt_init_flags(mt, flags)`` on a tree that already exists.
+
+    The C tests re-initialise the same ``struct maple_tree``, so a maple state declared
+    once at the top of a test stays attached to it, keeping whatever its fields held
+    (some tests depend on that, e.g. a stale ``end``).  Making a new tree here would
+    detach the state, so the tree is emptied and given the new flags in place.
+    """
+    mtree_destroy(mt)
+    mt.ma_flags = flags
 
 
 def mtree_insert_index(mt: MapleTree, index: int) -> int:

@@ -204,8 +204,11 @@ def mas_anode_descend(mas: MaStateFields, size: int) -> bool:
     slots = node.slot
     gaps = node.gap
     offset = mas.offset
-    lo = mas_safe_min(mas, pivots, offset)
     data_end = ma_data_end(node, node_type, pivots, mas.max)
+    # A node searched to its end without a fit is entered again by mas_awalk() with
+    # offset data_end + 1 before it skips the node; the kernel then reads one pivot past
+    # the array (a value the loop below never uses), which the model must not do.
+    lo = mas_safe_min(mas, pivots, offset) if offset <= len(pivots) else 0
     found = False
     gap = 0
     while offset <= data_end:
