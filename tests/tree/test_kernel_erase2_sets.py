@@ -163,10 +163,10 @@ def test_check_erase2_sets(name: str, ops: list[list[Any]]) -> None:
     check_erase2_testset(), then the set's follow-up check, then mt_validate().
 
     Every operation of every set is replayed.  The per-step checks run at every step for
-    sets under LONG_SET operations and at every 16th step (and the last) for the five
+    sets under LONG_SET operations and at every 8th step (and the last) for the five
     longer ones; test_check_erase2_sets_every_step checks those at every step.
     """
-    _run_set(name, ops, 1 if len(ops) < LONG_SET else 16)
+    _run_set(name, ops, 1 if len(ops) < LONG_SET else 8)
 
 
 @pytest.mark.slow
