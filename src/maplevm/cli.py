@@ -17,6 +17,7 @@ COMMAND_MODULES: list[str] = [
     "maplevm.tree.cli",
     "maplevm.scenario.cli",
     "maplevm.kernel.cli",
+    "maplevm.kernel.ktree_cli",
 ]
 
 

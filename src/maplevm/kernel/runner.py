@@ -234,6 +234,7 @@ def default_scratch_root() -> Path:
 
 
 ProgressFn = Callable[[int, int], None]
+ObserverFn = Callable[[int, "Step | None", int], None]
 
 
 class KernelExecutor:
@@ -264,7 +265,18 @@ class KernelExecutor:
             self._binary = build_runner()
         return self._binary
 
-    def run(self, script: Script, progress: ProgressFn | None = None) -> Recording:
+    def run(
+        self,
+        script: Script,
+        progress: ProgressFn | None = None,
+        observer: ObserverFn | None = None,
+    ) -> Recording:
+        """Run ``script`` on the kernel and record it.
+
+        ``observer(i, step, pid)`` is called with the helper blocked between operations:
+        first with ``i == -1`` and no step (the initial state), then after every step.  It
+        may inspect the helper process (e.g. read its maple tree); it must not change it.
+        """
         binary = self.binary
         self.scratch_root.mkdir(parents=True, exist_ok=True)
         scratch = Path(tempfile.mkdtemp(prefix="run-", dir=self.scratch_root))
@@ -274,7 +286,9 @@ class KernelExecutor:
                     fh.truncate(f.size)
             helper = _Helper(binary, script.header, scratch, self.timeout)
             try:
-                return _Session(self, script, helper, binary, scratch, progress).run()
+                session = _Session(self, script, helper, binary, scratch, progress)
+                session.observer = observer
+                return session.run()
             finally:
                 helper.close()
         finally:
@@ -298,6 +312,7 @@ class _Session:
         self.scratch = scratch
         self.progress = progress
         self.normaliser = Normaliser(os.path.realpath(binary), os.path.realpath(scratch))
+        self.observer: ObserverFn | None = None
 
     def _fail(self, what: str) -> KernelRunError:
         how = self.helper.death()
@@ -349,10 +364,14 @@ class _Session:
         results: list[int] = []
         steps: list[Step] = []
         total = len(self.script.ops)
+        if self.observer is not None:
+            self.observer(-1, None, self.helper.pid)
         for i, op in enumerate(self.script.ops):
             step = self._step(i, op, results)
             steps.append(step)
             results.append(step.ret)
+            if self.observer is not None and step.died is None:
+                self.observer(i, step, self.helper.pid)
             if self.progress is not None:
                 self.progress(i + 1, total)
             if step.died is not None:

@@ -266,21 +266,36 @@ def mt_dump(mt: MapleTree, fmt: str = "hex") -> str:
 
 _PTR = re.compile(r"0x[0-9a-f]+")
 _VALUE = re.compile(r"value (\d+) \(0x[0-9a-f]+\)")
+_NODE = re.compile(r"node (0x[0-9a-f]+)")
+_TREE = re.compile(r"maple_tree\((0x[0-9a-f]+)\)")
 
 
 def normalize_dump(text: str) -> str:
-    """Replace pointers by labels numbered in order of appearance, keeping the low 8 bits
-    (node type, slot and flag bits) and small values (metadata, value entries)."""
-    labels: dict[int, str] = {}
+    """Replace pointers by labels numbered in order of appearance.
+
+    Nodes and the tree are 256-byte aligned and their pointers carry flags in the low
+    byte (type, slot, root and NULL bits), so they become ``N<k>+<low byte>``; entry
+    pointers (VMAs, ...) become ``E<k>``; the tree (embedded in another structure, so not
+    aligned) becomes ``T``, and the root's parent word ``T+0x1``; small values (metadata,
+    value entries) stay.
+    """
+    node_bases = {int(m.group(1), 16) & ~0xFF for m in _NODE.finditer(text)}
+    trees = {int(m.group(1), 16) for m in _TREE.finditer(text)}
+    nodes: dict[int, str] = {}
+    entries: dict[int, str] = {}
 
     def label(match: re.Match[str]) -> str:
         value = int(match.group(0), 16)
         if value < 0x1000:
             return match.group(0)
+        if value & ~1 in trees:
+            return "T+0x1" if value & 1 else "T"
         base = value & ~0xFF
-        name = labels.setdefault(base, f"P{len(labels)}")
-        low = value & 0xFF
-        return f"{name}+{low:#x}" if low else name
+        if base in node_bases:
+            name = nodes.setdefault(base, f"N{len(nodes)}")
+            low = value & 0xFF
+            return f"{name}+{low:#x}" if low else name
+        return entries.setdefault(value, f"E{len(entries)}")
 
     out = []
     for line in text.splitlines(keepends=True):
