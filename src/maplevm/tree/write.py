@@ -212,8 +212,9 @@ def mas_alloc_nodes(mas: MaStateFields) -> None:
         mas_set_err(mas, -errno.ENOMEM)
         return
     if mas.nodes_avail < mas.node_request:
+        # Only the shortfall is allocated; nodes already held are kept.
+        tree.nodes_allocated += mas.node_request - mas.nodes_avail
         mas.nodes_avail = mas.node_request
-    tree.nodes_allocated += mas.node_request
     mas.node_request = 0
 
 
