@@ -333,13 +333,15 @@ TestHugeTree = HugeTree.TestCase
 TestHugeTree.settings = _settings(2, 12)
 
 
-@pytest.mark.slow
-class TestNarrowSpaceCampaign(NarrowSpace.TestCase):  # type: ignore[name-defined,misc]
-    settings = _settings(3000, 100)
+class NarrowSpaceCampaign(NarrowSpace):
+    pass
 
 
-@pytest.mark.slow
-class TestHugeTreeCampaign(HugeTree.TestCase):  # type: ignore[name-defined,misc]
+class HugeTreeCampaign(HugeTree):
     """100,000 entries, more and longer runs."""
 
-    settings = _settings(20, 30)
+
+TestNarrowSpaceCampaign = pytest.mark.slow(NarrowSpaceCampaign.TestCase)
+TestNarrowSpaceCampaign.settings = _settings(3000, 100)
+TestHugeTreeCampaign = pytest.mark.slow(HugeTreeCampaign.TestCase)
+TestHugeTreeCampaign.settings = _settings(20, 30)
