@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from maplevm.kapi import mt_for_each, mt_next
 from maplevm.tree import (
     MM_MT_FLAGS,
     MT_FLAGS_ALLOC_RANGE,
@@ -212,6 +213,16 @@ class TreeMachine(RuleBasedStateMachine):
         assert mas.prev(0) == (prv[2] if prv else None)
 
     @rule(data=st.data())
+    def tree_next(self, data: st.DataObject) -> None:
+        """MapleTree.next (a fast path) against mt_next and the shadow."""
+        index = data.draw(st.integers(0, self.SPACE), label="index")
+        hi = data.draw(st.sampled_from([ULONG_MAX, index + 3, index + self.SPACE // 4]))
+        i = bisect_right(self.shadow.firsts, index)
+        nxt = self.shadow.ranges[i] if i < len(self.shadow.ranges) else None
+        want = nxt[2] if nxt and nxt[0] <= hi else None
+        assert self.mt.next(index, hi) == want == mt_next(self.mt, index, hi)
+
+    @rule(data=st.data())
     def find(self, data: st.DataObject) -> None:
         index = data.draw(st.integers(0, self.SPACE), label="index")
         entry, nxt = self.mt.find(index)
@@ -273,6 +284,14 @@ class TreeMachine(RuleBasedStateMachine):
         got = (self.mt.alloc_rrange if rev else self.mt.alloc_range)(entry, size, lo, hi)
         assert got == want
         self.shadow.store(got, got + size - 1, entry)
+
+    @rule(data=st.data())
+    def items_window(self, data: st.DataObject) -> None:
+        """items(first, last) against mt_for_each over the same window."""
+        first = data.draw(st.integers(0, self.SPACE), label="first")
+        last = first + data.draw(st.integers(0, self.SPACE), label="span")
+        got = [e for _f, _l, e in self.mt.items(first, last)]
+        assert got == list(mt_for_each(self.mt, first, last))
 
     @invariant()
     def agrees_and_validates(self) -> None:

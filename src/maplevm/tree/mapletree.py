@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from maplevm.tree import fast as _fast
 from maplevm.tree import gap as _gap
 from maplevm.tree import normal as _normal
 from maplevm.tree import walk as _walk
@@ -34,7 +35,7 @@ from maplevm.tree.constants import (
     MapleStatus,
     StoreType,
 )
-from maplevm.tree.entry import mt_is_reserved, xa_is_advanced, xa_is_zero
+from maplevm.tree.entry import mt_is_reserved, xa_is_advanced
 from maplevm.tree.errors import InvalidArgument, MapleError, error_for
 from maplevm.tree.node import MapleNode
 from maplevm.tree.state import MaStateFields
@@ -117,7 +118,7 @@ class MapleTree:
 
     def load(self, index: int) -> Any:
         """Mirror of ``mtree_load()``: the entry at ``index``, None if there is none."""
-        return _normal.mtree_load(self, index)
+        return _fast.load(self, index)
 
     def store_range(self, first: int, last: int, entry: Any) -> None:
         """Mirror of ``mtree_store_range()``: map ``[first, last]`` (inclusive) to ``entry``."""
@@ -198,6 +199,9 @@ class MapleTree:
 
     def next(self, index: int, hi: int = ULONG_MAX) -> Any:
         """Mirror of ``mt_next()``: the entry after the one holding ``index``."""
+        done, entry = _fast.next_in_leaf(self, index, hi)
+        if done:
+            return entry
         return _normal.mt_next(self, index, hi)
 
     def prev(self, index: int, lo: int = 0) -> Any:
@@ -209,14 +213,7 @@ class MapleTree:
 
         Like ``mt_for_each()``, zero entries are skipped.
         """
-        mas = MaStateFields(self, first, first)
-        find = _walk.mas_find
-        while True:
-            entry = find(mas, last)
-            if entry is None:
-                return
-            if not xa_is_zero(entry):
-                yield mas.index, mas.last, entry
+        return _fast.iter_entries(self, first, last)
 
     def ranges(self) -> Iterator[tuple[int, int, Any]]:
         """Every range of the tree, NULL ranges included, as ``(first, last, entry)``."""

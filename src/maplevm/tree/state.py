@@ -26,57 +26,39 @@ class MaStateFields:
     The kernel keeps preallocated nodes in ``sheaf``/``alloc`` and an error code in ``node``;
     here ``nodes_avail`` counts preallocated nodes and ``error`` holds the negative errno
     while ``status`` is ``ma_error``.
+
+    The defaults are class attributes (the values ``MA_STATE()`` sets), so making a state
+    sets three fields and copying one (``*dst = *src``) is one dictionary copy: the write
+    paths make and copy many short-lived states.
     """
 
-    __slots__ = (
-        "depth",
-        "end",
-        "error",
-        "index",
-        "last",
-        "mas_flags",
-        "max",
-        "min",
-        "node",
-        "node_request",
-        "nodes_avail",
-        "offset",
-        "status",
-        "store_type",
-        "tree",
-    )
+    tree: MapleTree
+    index: int
+    last: int
+    node: MapleNode | None = None
+    status: int = MapleStatus.ma_start
+    min: int = 0
+    max: int = ULONG_MAX
+    depth: int = 0
+    offset: int = 0
+    mas_flags: int = 0
+    end: int = 0
+    store_type: int = StoreType.wr_invalid
+    node_request: int = 0
+    nodes_avail: int = 0
+    error: int = 0
 
     def __init__(self, tree: MapleTree, first: int, last: int) -> None:
         self.tree = tree
         self.index = first
         self.last = last
-        self.node: MapleNode | None = None
-        self.status: int = MapleStatus.ma_start
-        self.min = 0
-        self.max = ULONG_MAX
-        self.depth = 0
-        self.offset = 0
-        self.mas_flags = 0
-        self.end = 0
-        self.store_type: int = StoreType.wr_invalid
-        self.node_request = 0
-        self.nodes_avail = 0
-        self.error = 0
 
     def copy_from(self, other: MaStateFields) -> None:
         """C struct assignment ``*dst = *src`` (every field)."""
-        self.tree = other.tree
-        self.index = other.index
-        self.last = other.last
-        self.node = other.node
-        self.status = other.status
-        self.min = other.min
-        self.max = other.max
-        self.depth = other.depth
-        self.offset = other.offset
-        self.mas_flags = other.mas_flags
-        self.end = other.end
-        self.store_type = other.store_type
-        self.node_request = other.node_request
-        self.nodes_avail = other.nodes_avail
-        self.error = other.error
+        self.__dict__ = other.__dict__.copy()
+
+    def clone(self) -> MaStateFields:
+        """A new state equal to this one (``struct ma_state copy = *mas``)."""
+        copy = MaStateFields.__new__(MaStateFields)
+        copy.__dict__ = self.__dict__.copy()
+        return copy

@@ -178,7 +178,13 @@ def mtree_range_walk(mas: MaStateFields) -> Any:
         node = nxt
         node_type = node.type
         pivots = node.pivot
-        end = ma_data_end(node, node_type, pivots, hi)
+        # ma_data_end(), inlined: this loop runs at every level of every walk.
+        if node_type == maple_arange_64 or not pivots[-1]:
+            end = node.meta_end
+        elif pivots[-1] == hi:
+            end = len(pivots) - 1
+        else:
+            end = len(pivots)
         prev_min = lo
         prev_max = hi
         offset = bisect_left(pivots, index, 0, end)

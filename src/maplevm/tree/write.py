@@ -16,6 +16,7 @@ swaps the new subtree in, repairs parent links and marks the replaced nodes dead
 from __future__ import annotations
 
 import errno
+from bisect import bisect_left
 from typing import Any
 
 from maplevm.tree.constants import (
@@ -162,9 +163,7 @@ class MapleSubtreeState:
 
 
 def _clone(mas: MaStateFields) -> MaStateFields:
-    copy = MaStateFields(mas.tree, mas.index, mas.last)
-    copy.copy_from(mas)
-    return copy
+    return mas.clone()
 
 
 def _ma_state(mas: MaStateFields, first: int, last: int) -> MaStateFields:
@@ -566,7 +565,11 @@ def mas_node_or_none(mas: MaStateFields, enode: MapleNode | None) -> None:
 
 
 def mas_wr_node_walk(wr_mas: MaWrState) -> None:
-    """Mirror of ``mas_wr_node_walk()``: find the offset for ``index`` in the node."""
+    """Mirror of ``mas_wr_node_walk()``: find the offset for ``index`` in the node.
+
+    The kernel scans forward from ``mas.offset`` for the first pivot >= index; the pivots
+    before the data end are sorted, so a bisection finds the same slot.
+    """
     mas = wr_mas.mas
     node = mas.node
     assert node is not None
@@ -575,12 +578,9 @@ def mas_wr_node_walk(wr_mas: MaWrState) -> None:
     wr_mas.pivots = pivots
     count = ma_data_end(node, wr_mas.type, pivots, mas.max)
     mas.end = count
-    offset = mas.offset
-    index = mas.index
-    while offset < count and index > pivots[offset]:
-        offset += 1
+    offset = bisect_left(pivots, mas.index, mas.offset, count)
     wr_mas.r_max = pivots[offset] if offset < count else mas.max
-    wr_mas.r_min = mas_safe_min(mas, pivots, offset)
+    wr_mas.r_min = pivots[offset - 1] + 1 if offset else mas.min
     wr_mas.offset_end = mas.offset = offset
 
 
@@ -1350,26 +1350,60 @@ def mas_wr_walk(wr_mas: MaWrState) -> bool:
 
     Records the lowest levels with a vacant slot and with more than the minimum data,
     which bound how far up a split or rebalance can reach (and so the preallocation).
+    The per-level helpers (``mas_wr_walk_descend``, ``mas_wr_node_walk``,
+    ``mas_is_span_wr``, ``mas_wr_walk_traverse``) are inlined: this loop runs at every
+    level of every write.
     """
     mas = wr_mas.mas
+    index = mas.index
+    last = mas.last
+    entry = wr_mas.entry
     while True:
-        mas_wr_walk_descend(wr_mas)
-        if mas_is_span_wr(wr_mas):
-            return False
-        wr_mas.content = wr_mas.slots[mas.offset]
-        if wr_mas.type < 2:
-            return True
-        if mas.end < mt_slots[wr_mas.type] - 1:
-            wr_mas.vacant_height = mas.depth + 1
+        # mas_wr_walk_descend() / mas_wr_node_walk()
         node = mas.node
         assert node is not None
+        node_type = node.type
+        pivots = node.pivot
+        wr_mas.type = node_type
+        wr_mas.node = node
+        wr_mas.pivots = pivots
+        slots = node.slot
+        wr_mas.slots = slots
+        node_max = mas.max
+        if node_type == maple_arange_64 or not pivots[-1]:  # ma_data_end(), inlined
+            count = node.meta_end
+        elif pivots[-1] == node_max:
+            count = len(pivots) - 1
+        else:
+            count = len(pivots)
+        mas.end = count
+        offset = bisect_left(pivots, index, mas.offset, count)
+        r_max = pivots[offset] if offset < count else node_max
+        wr_mas.r_max = r_max
+        wr_mas.r_min = r_min = pivots[offset - 1] + 1 if offset else mas.min
+        wr_mas.offset_end = mas.offset = offset
+        # mas_is_span_wr()
+        if last >= r_max:
+            hi = node_max if node_type < 2 else r_max
+            if last > hi or (last == hi and entry is None and last != ULONG_MAX):
+                return False
+        wr_mas.content = content = slots[offset]
+        if node_type < 2:
+            return True
+        if count < mt_slots[node_type] - 1:
+            wr_mas.vacant_height = mas.depth + 1
         if node.is_root:
             # root needs more than 2 entries to be sufficient + 1
-            if mas.end > 2:
+            if count > 2:
                 wr_mas.sufficient_height = 1
-        elif mas.end > mt_min_slots[wr_mas.type] + 1:
+        elif count > mt_min_slots[node_type] + 1:
             wr_mas.sufficient_height = mas.depth + 1
-        mas_wr_walk_traverse(wr_mas)
+        # mas_wr_walk_traverse()
+        mas.max = r_max
+        mas.min = r_min
+        mas.node = content
+        mas.offset = 0
+        mas.depth += 1
 
 
 def mas_wr_walk_index(wr_mas: MaWrState) -> None:
@@ -1476,57 +1510,60 @@ def mas_wr_node_store(wr_mas: MaWrState, new_end: int) -> None:
     node_type = wr_mas.type
     node_pivots = mt_pivots[node_type]
     in_rcu = mt_in_rcu(mas.tree)
-    height = mt_height(mas.tree)
     old = mas.node
     assert old is not None
 
     if mas.last == wr_mas.end_piv:
         offset_end += 1  # don't copy this offset
 
-    newnode = mas_pop_node(mas, node_type) if in_rcu else MapleNode(node_type)
-    newnode.copy_parent_from(old)
-    dst_pivots = newnode.pivot
-    dst_slots = newnode.slot
     src_pivots = wr_mas.pivots
     src_slots = wr_mas.slots
-    # Copy from start to insert point.
+    # Build the new arrays: the start up to the insert point, the entry, then the rest.
     off = mas.offset
-    dst_pivots[0:off] = src_pivots[0:off]
-    dst_slots[0:off] = src_slots[0:off]
+    dst_pivots = src_pivots[:off]
+    dst_slots = src_slots[:off]
     # Handle insert of new range starting after old range.
     if wr_mas.r_min < mas.index:
-        dst_slots[off] = wr_mas.content
-        dst_pivots[off] = mas.index - 1
+        dst_slots.append(wr_mas.content)
+        dst_pivots.append(mas.index - 1)
         off += 1
         mas.offset = off
     # Store the new entry and range end.
+    dst_slots.append(wr_mas.entry)
     if off < node_pivots:
-        dst_pivots[off] = mas.last
-    dst_slots[off] = wr_mas.entry
-
-    # This range wrote to the end of the node or it overwrote the rest of the data.
+        dst_pivots.append(mas.last)
+    # Unless this range wrote to the end of the node or overwrote the rest of the data,
+    # copy the rest of the node.
     if offset_end <= mas.end:
-        dst_offset = off + 1
         copy_size = mas.end - offset_end + 1
-        dst_slots[dst_offset : dst_offset + copy_size] = src_slots[
-            offset_end : offset_end + copy_size
-        ]
-        n = copy_size - 1
-        dst_pivots[dst_offset : dst_offset + n] = src_pivots[offset_end : offset_end + n]
+        dst_slots += src_slots[offset_end : offset_end + copy_size]
+        dst_pivots += src_pivots[offset_end : offset_end + copy_size - 1]
         if new_end < node_pivots:
-            dst_pivots[new_end] = mas.max
+            dst_pivots.append(mas.max)
+    # The rest of a new node is zero/NULL.
+    dst_pivots += _ZERO_PIVOTS[: node_pivots - len(dst_pivots)]
+    dst_slots += _NULL_SLOTS[: node_pivots + 1 - len(dst_slots)]
 
-    mas_leaf_set_meta(newnode, maple_leaf_64, new_end)
     if in_rcu:
+        newnode = mas_pop_node(mas, node_type)
+        newnode.copy_parent_from(old)
+        newnode.pivot = dst_pivots
+        newnode.slot = dst_slots
+        mas_leaf_set_meta(newnode, maple_leaf_64, new_end)
         mas.node = newnode
-        mas_replace_node(mas, old, height)
+        mas_replace_node(mas, old, mt_height(mas.tree))
     else:
-        old.pivot[:] = dst_pivots
-        old.slot[:] = dst_slots
-        old.meta_end = newnode.meta_end
-        old.meta_gap = newnode.meta_gap
+        # The kernel builds the node on the stack and copies it over the old one.
+        old.pivot = dst_pivots
+        old.slot = dst_slots
+        old.meta_end = old.meta_gap = 0
+        mas_leaf_set_meta(old, maple_leaf_64, new_end)
     mas_update_gap(mas)
     mas.end = new_end
+
+
+_ZERO_PIVOTS = [0] * 15
+_NULL_SLOTS: list[Any] = [None] * 16
 
 
 def mas_wr_slot_store(wr_mas: MaWrState) -> None:

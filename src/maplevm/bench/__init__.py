@@ -1,0 +1,1 @@
+"""Benchmarks: programs that print numbers (``python -m maplevm.bench tree|mm``)."""

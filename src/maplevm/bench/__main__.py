@@ -1,0 +1,80 @@
+"""``python -m maplevm.bench``: print ops/s of the model beside its peers, measured in one run.
+
+python -m maplevm.bench tree                   # all sizes, all workloads
+python -m maplevm.bench tree --sizes 100000 --only "random store" --repeats 9
+python -m maplevm.bench tree --json > bench.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from collections.abc import Sequence
+
+from maplevm.bench import tree as tree_bench
+
+
+def _sizes(text: str) -> list[int]:
+    return [int(x.replace("_", "").replace(",", "")) for x in text.split(",") if x]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m maplevm.bench",
+        description="Benchmarks that print numbers: the model's operations per second beside "
+        "peers measured in the same run (medians of repetitions), and the ratios.",
+    )
+    sub = parser.add_subparsers(dest="what", required=True)
+    t = sub.add_parser(
+        "tree",
+        help="maple tree vs a SortedDict range map and plain bisect lists",
+        description=tree_bench.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    t.add_argument(
+        "--sizes",
+        type=_sizes,
+        default=list(tree_bench.SIZES),
+        help="comma-separated numbers of ranges (default 1000,10000,100000,1000000)",
+    )
+    t.add_argument("--ops", type=int, default=20_000, help="operations per timed run")
+    t.add_argument("--repeats", type=int, default=5, help="timed repetitions (median)")
+    t.add_argument("--only", action="append", help="run only this workload (repeatable)")
+    t.add_argument("--budget", type=float, default=1.0, help="seconds per timed run (max)")
+    t.add_argument("--json", action="store_true", help="print JSON")
+    args = parser.parse_args(argv)
+
+    def progress(text: str) -> None:
+        if sys.stderr.isatty():
+            sys.stderr.write(f"\r{text:<70}")
+            sys.stderr.flush()
+
+    results = tree_bench.measure(
+        args.sizes,
+        ops=args.ops,
+        repeats=args.repeats,
+        budget=args.budget,
+        only=args.only,
+        progress=progress,
+    )
+    if sys.stderr.isatty():
+        sys.stderr.write("\r" + " " * 70 + "\r")
+    if args.json:
+        doc = {
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "results": [
+                {"ranges": r.size, "workload": r.workload, "ops_per_s": r.rates} for r in results
+            ],
+        }
+        print(json.dumps(doc, indent=2))
+    else:
+        print(f"maple tree benchmark (Python {platform.python_version()}, medians)")
+        print(tree_bench.format_table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
