@@ -15,7 +15,7 @@ from maplevm.tree import MT_FLAGS_ALLOC_RANGE, MapleTree, NoSpace
 def test_peers_answer_like_the_maple_tree(seed: int) -> None:
     rnd = random.Random(seed)
     mt = MapleTree(MT_FLAGS_ALLOC_RANGE)
-    peers = [SortedDictRangeMap(), BisectRangeMap()]
+    peers: list[SortedDictRangeMap | BisectRangeMap] = [SortedDictRangeMap(), BisectRangeMap()]
     for step in range(250):
         first = rnd.randrange(1, 300)
         last = first + rnd.choice([0, 1, 5, 30])
