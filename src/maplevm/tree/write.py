@@ -758,79 +758,96 @@ def mas_topiary_node(mas: MaStateFields, tmp_mas: MaStateFields) -> None:
 
 def mas_topiary_replace(mas: MaStateFields, old_enode: MapleNode, new_height: int) -> None:
     """Mirror of ``mas_topiary_replace()``: swap the new subtree in, fix the parent links of
-    reused children, and mark what was replaced dead."""
+    reused children, and mark what was replaced dead.
+
+    The kernel walks both subtrees level by level with up to three maple states per level
+    (``tmp[3]``, ``tmp_next[3]``).  Only each state's node, min and max matter to the walk,
+    so a level is kept here as a list of ``(node, min, max)`` (a state with status
+    ``ma_none`` is simply absent), and ``mas_find_child()`` (the next child whose parent
+    link is the node, at most three per level), ``mas_descend()``, ``mas_adopt_children()``
+    and ``mas_topiary_node()`` are inlined.  The nodes found, the order of the scans and the
+    three-per-level limit are the kernel's.
+    """
     mas_put_in_tree(mas, old_enode, new_height)
 
     # Update the parent pointers in the tree.
-    tmp = [_clone(mas), _ma_state(mas, 0, 0), _ma_state(mas, 0, 0)]
-    tmp[0].offset = 0
-    tmp[1].status = NONE
-    tmp[2].status = NONE
-    tmp_next = [_ma_state(mas, 0, 0) for _ in range(3)]
-    while True:
-        node = tmp[0].node
-        assert node is not None
-        if node.type < 2:
-            break
-        n = 0
-        for i in range(3):
-            if tmp[i].status == NONE:
-                continue
-            while n < 3:
-                if not mas_find_child(tmp[i], tmp_next[n]):
-                    break
-                n += 1
-            tnode = tmp[i].node
-            assert tnode is not None
-            mas_adopt_children(tmp[i], tnode)
-        if n == 0:
+    top = mas.node
+    assert top is not None
+    level: list[tuple[MapleNode, int, int]] = []
+    if mas.status != NONE:
+        level.append((top, mas.min, mas.max))
+    while top.type >= 2:
+        found: list[tuple[MapleNode, int, int]] = []
+        for node, lo, hi in level:
+            pivots = node.pivot
+            slots = node.slot
+            node_type = node.type
+            end = ma_data_end(node, node_type, pivots, hi)
+            if len(found) < 3:
+                # mas_find_child() until three are found or the node runs out
+                npiv = mt_pivots[node_type]
+                for offset in range(end + 1):
+                    child = slots[offset]
+                    if child.parent is node:
+                        found.append(
+                            (
+                                child,
+                                pivots[offset - 1] + 1 if offset else lo,
+                                pivots[offset] if offset < npiv else hi,
+                            )
+                        )
+                        if len(found) == 3:
+                            break
+            # mas_adopt_children()
+            for offset in range(end + 1):
+                child = slots[offset]
+                child.parent = node
+                child.parent_slot = offset
+                child.is_root = False
+        if not found:
             raise MapleBug("mas_topiary_replace: no new child found (MAS_WARN_ON)")
-        while n < 3:
-            tmp_next[n].status = NONE
-            n += 1
-        for i in range(3):
-            tmp[i].copy_from(tmp_next[i])
+        level = found
+        top = found[0][0]
 
     # Collect the old nodes that need to be discarded.
     if old_enode.type < 2:
         return
-    subtrees = MapleTopiary()
-    tmp[0].copy_from(mas)
-    tmp[0].offset = 0
-    tmp[0].node = old_enode
-    tmp[1].status = NONE
-    tmp[2].status = NONE
+    index = mas.index
+    last = mas.last
+    subtrees: list[MapleNode] = []
+    level = [(old_enode, mas.min, mas.max)]
     while True:
-        n = 0
-        for i in range(3):
-            if tmp[i].status == NONE:
+        found = []
+        for node, lo, hi in level:
+            if len(found) >= 3:
                 continue
-            while n < 3:
-                if not mas_find_child(tmp[i], tmp_next[n]):
-                    break
-                if tmp_next[n].min >= tmp_next[0].index and tmp_next[n].max <= tmp_next[0].last:
-                    child = tmp_next[n].node
-                    assert child is not None
-                    subtrees.nodes.append(child)
-                    child.set_dead()
-                    tmp_next[n].status = NONE
-                else:
-                    n += 1
-        if n == 0:
+            pivots = node.pivot
+            slots = node.slot
+            node_type = node.type
+            end = ma_data_end(node, node_type, pivots, hi)
+            npiv = mt_pivots[node_type]
+            for offset in range(end + 1):
+                child = slots[offset]
+                if child.parent is node:
+                    c_min = pivots[offset - 1] + 1 if offset else lo
+                    c_max = pivots[offset] if offset < npiv else hi
+                    if c_min >= index and c_max <= last:
+                        subtrees.append(child)
+                        child.set_dead()
+                    else:
+                        found.append((child, c_min, c_max))
+                        if len(found) == 3:
+                            break
+        if not found:
             raise MapleBug("mas_topiary_replace: lost the old subtree (MAS_WARN_ON)")
-        while n < 3:
-            tmp_next[n].status = NONE
-            n += 1
-        for i in range(3):
-            mas_topiary_node(mas, tmp[i])
-            tmp[i].copy_from(tmp_next[i])
-        node = tmp[0].node
-        assert node is not None
-        if node.type < 2:
+        for node, _lo, _hi in level:
+            node.set_dead()  # mas_topiary_node()
+        level = found
+        if level[0][0].type < 2:
             break
-    for i in range(3):
-        mas_topiary_node(mas, tmp[i])
-    for dead in subtrees.nodes:
+    for node, _lo, _hi in level:
+        node.set_dead()  # mas_topiary_node()
+    for dead in subtrees:
         mt_destroy_walk(dead)
 
 
