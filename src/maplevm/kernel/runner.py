@@ -347,7 +347,7 @@ class _Session:
         facts = kenv.machine_facts()
         facts["rlimits"] = kenv.process_limits(pid)
         facts["capabilities"] = kenv.process_status(pid)
-        facts["personality"] = (kenv._read(f"/proc/{pid}/personality") or "").strip()
+        facts["personality"] = (kenv.read_text(f"/proc/{pid}/personality") or "").strip()
         layout: dict[str, int] = kenv.process_layout(pid)
         layout["brk"] = brk0
         facts["layout"] = layout

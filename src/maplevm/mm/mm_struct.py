@@ -1,0 +1,250 @@
+"""``struct mm_struct``: one address space on an MM_MT_FLAGS maple tree, and its syscalls.
+
+The system calls are methods (``sys_mmap``, ``sys_munmap``, ...) that return what the
+syscall returns (an address, 0 or -errno; brk returns the break) and are implemented, in
+the kernel's structure and names, by the modules named after the kernel files: ``mmap``,
+``vma``, ``mprotect``, ``mremap``, ``mlock``, ``madvise``, ``mseal``, ``fault``, ``fork``.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterator
+from itertools import count
+from typing import TYPE_CHECKING
+
+from maplevm.mm.flags import PAGE_SHIFT, PAGE_SIZE
+from maplevm.mm.profile import KernelProfile
+from maplevm.mm.vm_area import Inode, OpenFile, VmArea
+from maplevm.tree import MM_MT_FLAGS, MapleTree
+
+if TYPE_CHECKING:
+    from maplevm.mm.trace import Tracer
+
+EBADF = 9
+
+
+class MM:
+    """An address space: the VMA tree, the counters the kernel keeps, a file table."""
+
+    def __init__(self, profile: KernelProfile | None = None) -> None:
+        self.profile = profile or KernelProfile()
+        self.mm_mt = MapleTree(MM_MT_FLAGS)
+        self.map_count = 0
+        self.topdown = not self.profile.legacy_layout  # MMF_TOPDOWN
+        self.mmap_base = self.profile.mmap_base()
+        self.mmap_legacy_base = self.profile.mmap_legacy_base()
+        self.task_size = self.profile.task_size
+        self.start_code = self.end_code = 0
+        self.start_data = self.end_data = 0
+        self.start_brk = self.brk = 0
+        self.start_stack = 0
+        self.total_vm = 0
+        self.locked_vm = 0
+        self.pinned_vm = 0
+        self.data_vm = 0
+        self.exec_vm = 0
+        self.stack_vm = 0
+        self.def_flags = 0
+        self.committed_pages = 0
+        # Private anonymous pages present (page numbers, sorted): smaps' "Anonymous".
+        self.anon_pages: list[int] = []
+        self.files: dict[int, OpenFile] = {}
+        self.gate_vma = True  # x86_64 lists [vsyscall] in maps (not a VMA)
+        # Pages holding MADV_GUARD_INSTALL markers (page addresses).
+        self.guard_pages: set[int] = set()
+        self._inodes = count(1)
+        self.tracer: Tracer | None = None
+
+    # -- iteration and lookups --------------------------------------------------------
+
+    def vmas(self) -> Iterator[VmArea]:
+        """Every VMA in address order (``for_each_vma``)."""
+        for _first, _last, vma in self.mm_mt.items():
+            yield vma
+
+    def __iter__(self) -> Iterator[VmArea]:
+        return self.vmas()
+
+    def __len__(self) -> int:
+        return self.map_count
+
+    def __repr__(self) -> str:
+        return f"<MM {self.map_count} VMAs, mmap_base {self.mmap_base:#x}, brk {self.brk:#x}>"
+
+    # -- file table ---------------------------------------------------------------------
+
+    def new_inode(self, path: str, size: int, *, dev: str = "00:00", ino: int = 0) -> Inode:
+        return Inode(dev=dev, ino=ino or next(self._inodes), path=path, size=size)
+
+    def open_file(
+        self,
+        path: str,
+        size: int,
+        *,
+        writable: bool = True,
+        readable: bool = True,
+        dev: str = "00:00",
+        inode: int = 0,
+        fs: str | None = None,
+        fd: int | None = None,
+        same_inode_as: int | None = None,
+    ) -> int:
+        """Open a (model) file; returns its descriptor.  ``same_inode_as`` opens the inode
+        of another descriptor again (a second ``struct file``, as a second open(2) does)."""
+        if same_inode_as is not None:
+            node = self.files[same_inode_as].inode
+        else:
+            node = self.new_inode(path, size, dev=dev, ino=inode)
+            node.fs = fs or self.profile.scratch_fs
+        if fd is None:
+            fd = 3
+            while fd in self.files:
+                fd += 1
+        self.files[fd] = OpenFile(node, readable=readable, writable=writable)
+        return fd
+
+    def close(self, fd: int) -> int:
+        """``close(2)``: mappings keep their file."""
+        if fd not in self.files:
+            return -EBADF
+        del self.files[fd]
+        return 0
+
+    # -- anonymous pages ------------------------------------------------------------------
+
+    def has_anon_pages(self, start: int, end: int) -> bool:
+        """Are there anonymous pages in ``[start, end)``?"""
+        i = bisect_left(self.anon_pages, start >> PAGE_SHIFT)
+        return i < len(self.anon_pages) and self.anon_pages[i] < end >> PAGE_SHIFT
+
+    def add_anon_pages(self, start: int, end: int) -> None:
+        pages = self.anon_pages
+        lo = bisect_left(pages, start >> PAGE_SHIFT)
+        hi = bisect_left(pages, end >> PAGE_SHIFT)
+        pages[lo:hi] = range(start >> PAGE_SHIFT, end >> PAGE_SHIFT)
+
+    def drop_anon_pages(self, start: int, end: int) -> None:
+        pages = self.anon_pages
+        lo = bisect_left(pages, start >> PAGE_SHIFT)
+        hi = bisect_left(pages, end >> PAGE_SHIFT)
+        del pages[lo:hi]
+
+    def move_anon_pages(self, old: int, new: int, length: int) -> None:
+        """mremap moves the pages along with the mapping."""
+        pages = self.anon_pages
+        lo = bisect_left(pages, old >> PAGE_SHIFT)
+        hi = bisect_left(pages, (old + length) >> PAGE_SHIFT)
+        moved = pages[lo:hi]
+        del pages[lo:hi]
+        shift = (new - old) >> PAGE_SHIFT
+        for p in moved:
+            q = p + shift
+            j = bisect_left(pages, q)
+            if j == len(pages) or pages[j] != q:
+                pages.insert(j, q)
+
+    # -- system calls ----------------------------------------------------------------------
+
+    def sys_mmap(self, addr: int, length: int, prot: int, flags: int, fd: int, off: int) -> int:
+        """``mmap(2)``: the address, or -errno."""
+        from maplevm.mm.mmap import sys_mmap
+
+        return sys_mmap(self, addr, length, prot, flags, fd, off)
+
+    def sys_munmap(self, addr: int, length: int) -> int:
+        """``munmap(2)``: 0 or -errno."""
+        from maplevm.mm.mmap import sys_munmap
+
+        return sys_munmap(self, addr, length)
+
+    def sys_brk(self, brk: int) -> int:
+        """``brk(2)``: the new break, or the old one on failure."""
+        from maplevm.mm.mmap import sys_brk
+
+        return sys_brk(self, brk)
+
+    def sys_mprotect(self, start: int, length: int, prot: int) -> int:
+        """``mprotect(2)``: 0 or -errno (partial effects as the kernel leaves them)."""
+        from maplevm.mm.mprotect import sys_mprotect
+
+        return sys_mprotect(self, start, length, prot)
+
+    def sys_mremap(
+        self, addr: int, old_len: int, new_len: int, flags: int, new_addr: int = 0
+    ) -> int:
+        """``mremap(2)``: the new address, or -errno."""
+        from maplevm.mm.mremap import sys_mremap
+
+        return sys_mremap(self, addr, old_len, new_len, flags, new_addr)
+
+    def sys_madvise(self, start: int, length: int, advice: int) -> int:
+        """``madvise(2)``: 0 or -errno."""
+        from maplevm.mm.madvise import sys_madvise
+
+        return sys_madvise(self, start, length, advice)
+
+    def sys_mlock(self, start: int, length: int) -> int:
+        from maplevm.mm.mlock import sys_mlock
+
+        return sys_mlock(self, start, length)
+
+    def sys_mlock2(self, start: int, length: int, flags: int) -> int:
+        from maplevm.mm.mlock import sys_mlock2
+
+        return sys_mlock2(self, start, length, flags)
+
+    def sys_munlock(self, start: int, length: int) -> int:
+        from maplevm.mm.mlock import sys_munlock
+
+        return sys_munlock(self, start, length)
+
+    def sys_mlockall(self, flags: int) -> int:
+        from maplevm.mm.mlock import sys_mlockall
+
+        return sys_mlockall(self, flags)
+
+    def sys_munlockall(self) -> int:
+        from maplevm.mm.mlock import sys_munlockall
+
+        return sys_munlockall(self)
+
+    def sys_mseal(self, start: int, length: int, flags: int = 0) -> int:
+        from maplevm.mm.mseal import sys_mseal
+
+        return sys_mseal(self, start, length, flags)
+
+    def sys_prctl_set_vma_anon_name(self, start: int, length: int, name: str | None) -> int:
+        """``prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, start, len, name)``."""
+        from maplevm.mm.madvise import sys_prctl_set_vma_anon_name
+
+        return sys_prctl_set_vma_anon_name(self, start, length, name)
+
+    def fault(self, addr: int, write: bool = True) -> int:
+        """A page fault at ``addr``: 0, -EFAULT (SIGSEGV) or -EIO (SIGBUS)."""
+        from maplevm.mm.fault import handle_fault
+
+        return handle_fault(self, addr, write)
+
+    def fork(self) -> MM:
+        """``fork()``: a child address space (``dup_mmap()``)."""
+        from maplevm.mm.fork import dup_mmap
+
+        return dup_mmap(self)
+
+    # -- views ------------------------------------------------------------------------------
+
+    def proc_maps(self) -> str:
+        """``/proc/PID/maps``, byte for byte."""
+        from maplevm.mm.proc_maps import proc_maps
+
+        return proc_maps(self)
+
+    def validate(self) -> None:
+        """``validate_mm()``: the tree is valid and agrees with every VMA and map_count."""
+        from maplevm.mm.vma import validate_mm
+
+        validate_mm(self)
+
+
+PAGE = PAGE_SIZE
