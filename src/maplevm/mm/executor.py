@@ -213,7 +213,8 @@ def perform(mm: MM, kind: str, a: dict[str, Any], header: Header) -> tuple[int, 
         if code is None:
             return ret, None
         signal = "SIGBUS" if code.startswith("BUS") else "SIGSEGV"
-        return ret, Fault(signal, code, addr & ((1 << 64) - 1))
+        where = 0 if code == "SI_KERNEL" else addr & ((1 << 64) - 1)
+        return ret, Fault(signal, code, where)
     if kind == "truncate":
         idx = header.file_index(str(a["file"]))
         f = mm.files.get(FILE_FD_BASE + 2 * idx)

@@ -73,6 +73,9 @@ def fault_result(mm: MM, addr: int, write: bool) -> tuple[int, str | None]:
     from maplevm.mm.mmap import find_vma
 
     addr &= (1 << 64) - 1
+    if (1 << 47) <= addr < 0xFFFF_8000_0000_0000:
+        # A non-canonical address raises #GP, not a page fault: SI_KERNEL, no address.
+        return SIGSEGV, "SI_KERNEL"
     if addr >= mm.task_size:
         return SIGSEGV, "SEGV_MAPERR"
     vma = find_vma(mm, addr)

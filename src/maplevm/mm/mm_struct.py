@@ -53,7 +53,7 @@ class MM:
         self.gate_vma = True  # x86_64 lists [vsyscall] in maps (not a VMA)
         # Pages holding MADV_GUARD_INSTALL markers (page addresses).
         self.guard_pages: set[int] = set()
-        self._inodes = count(1)
+        self._inodes = count(1 << 20)  # clear of inode numbers seeded from /proc
         self.tracer: Tracer | None = None
 
     # -- iteration and lookups --------------------------------------------------------

@@ -981,6 +981,27 @@ def __mmap_setup(map_: MmapState) -> int:
     return 0
 
 
+def mmap_file(file: OpenFile, vma: VmArea) -> int:
+    """``mmap_file()``: the filesystem's ``mmap`` hook.  ext4/xfs refuse MAP_SYNC
+    (VM_SYNC) on a device without DAX, which is every device here."""
+    from maplevm.mm.flags import VM_SYNC
+
+    if vma.vm_flags & VM_SYNC and file.inode.fs in ("ext4", "xfs"):
+        return -errno.EOPNOTSUPP
+    return 0
+
+
+def __mmap_new_file_vma(map_: MmapState, vma: VmArea) -> int:
+    """``__mmap_new_file_vma()``: attach the file and call its mmap hook."""
+    assert map_.file is not None
+    vma.vm_file = map_.file
+    error = mmap_file(map_.file, vma)
+    if error:
+        vma.vm_file = None
+        return error
+    return 0
+
+
 def __mmap_new_vma(map_: MmapState) -> VmArea | int:
     """``__mmap_new_vma()``: allocate and insert a VMA when no merge was possible."""
     from maplevm.mm.shmem import shmem_zero_setup
@@ -991,9 +1012,14 @@ def __mmap_new_vma(map_: MmapState) -> VmArea | int:
     if vma_iter_prealloc(vmi, vma):
         return -ENOMEM
     if map_.file is not None:
-        vma.vm_file = map_.file
+        error = __mmap_new_file_vma(map_, vma)
     elif map_.vm_flags & VM_SHARED:
-        shmem_zero_setup(vma)
+        error = shmem_zero_setup(vma)
+    else:
+        error = 0
+    if error:
+        vma_iter_free(vmi)
+        return error
     vma_iter_store_new(vmi, vma)
     map_.mm.map_count += 1
     trace(map_.mm, "new_vma", vma=vma)
@@ -1049,6 +1075,8 @@ def __mmap_region(
         if isinstance(new, int):
             if map_.charged:
                 vm_unacct_memory(mm, map_.charged)
+            if map_.vms is not None and map_.mas_detach is not None:
+                vms_abort_munmap_vmas(map_.vms, map_.mas_detach)
             return new
         vma = new
     __mmap_complete(map_, vma)
