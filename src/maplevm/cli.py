@@ -18,6 +18,7 @@ COMMAND_MODULES: list[str] = [
     "maplevm.scenario.cli",
     "maplevm.kernel.cli",
     "maplevm.kernel.ktree_cli",
+    "maplevm.verify",
 ]
 
 
