@@ -217,11 +217,7 @@ def perform(mm: MM, kind: str, a: dict[str, Any], header: Header) -> tuple[int, 
         return ret, Fault(signal, code, where)
     if kind == "truncate":
         idx = header.file_index(str(a["file"]))
-        f = mm.files.get(FILE_FD_BASE + 2 * idx)
-        if f is None:
-            return -9, None
-        f.inode.size = _i(a["size"])
-        return 0, None
+        return mm.ftruncate(FILE_FD_BASE + 2 * idx, _i(a["size"])), None
     raise ValueError(f"the model cannot perform {kind!r}")
 
 

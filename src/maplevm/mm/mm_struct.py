@@ -104,6 +104,23 @@ class MM:
         self.files[fd] = OpenFile(node, readable=readable, writable=writable)
         return fd
 
+    def ftruncate(self, fd: int, size: int) -> int:
+        """``ftruncate(2)`` as mappings see it: the new size, and ``truncate_pagecache()``
+        unmapping every page past the new end, private COW copies included."""
+        file = self.files.get(fd)
+        if file is None:
+            return -EBADF
+        file.inode.size = size
+        holebegin = (size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
+        for vma in self.vmas():
+            if vma.vm_file is None or vma.vm_file.inode is not file.inode:
+                continue
+            file_start = vma.vm_pgoff << PAGE_SHIFT
+            first = max(vma.vm_start, vma.vm_start + holebegin - file_start)
+            if first < vma.vm_end:
+                self.drop_anon_pages(first, vma.vm_end)
+        return 0
+
     def close(self, fd: int) -> int:
         """``close(2)``: mappings keep their file."""
         if fd not in self.files:
