@@ -13,6 +13,7 @@ import platform
 import sys
 from collections.abc import Sequence
 
+from maplevm.bench import mm as mm_bench
 from maplevm.bench import tree as tree_bench
 
 
@@ -44,12 +45,55 @@ def main(argv: Sequence[str] | None = None) -> int:
     t.add_argument("--only", action="append", help="run only this workload (repeatable)")
     t.add_argument("--budget", type=float, default=1.0, help="seconds per timed run (max)")
     t.add_argument("--json", action="store_true", help="print JSON")
+    m = sub.add_parser(
+        "mm",
+        help="the model's syscalls/s beside the live kernel's, with many VMAs present",
+        description=mm_bench.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    m.add_argument(
+        "--sizes",
+        type=_sizes,
+        default=list(mm_bench.SIZES),
+        help="comma-separated numbers of VMAs present (default 1000,10000,60000)",
+    )
+    m.add_argument("--repeats", type=int, default=5, help="timed repetitions (median)")
+    m.add_argument("--budget", type=float, default=1.0, help="seconds per model run")
+    m.add_argument("--no-kernel", action="store_true", help="model only (no C compiler needed)")
+    m.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
 
     def progress(text: str) -> None:
         if sys.stderr.isatty():
             sys.stderr.write(f"\r{text:<70}")
             sys.stderr.flush()
+
+    if args.what == "mm":
+        mm_results = mm_bench.measure(
+            args.sizes,
+            repeats=args.repeats,
+            budget=args.budget,
+            with_kernel=not args.no_kernel,
+            progress=progress,
+        )
+        if sys.stderr.isatty():
+            sys.stderr.write("\r" + " " * 70 + "\r")
+        if args.json:
+            doc = [
+                {
+                    "vmas": r.vmas,
+                    "workload": r.workload,
+                    "model_syscalls_per_s": r.model,
+                    "kernel_syscalls_per_s": r.kernel,
+                    "kernel_over_model": r.ratio,
+                }
+                for r in mm_results
+            ]
+            print(json.dumps({"python": platform.python_version(), "results": doc}, indent=2))
+        else:
+            print(f"VMA layer benchmark (Python {platform.python_version()}, medians)")
+            print(mm_bench.format_table(mm_results))
+        return 0
 
     results = tree_bench.measure(
         args.sizes,

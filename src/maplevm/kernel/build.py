@@ -83,21 +83,38 @@ def _compiler_id(cc: str) -> str:
 
 def build_runner(force: bool = False) -> Path:
     """The path of the built helper, building it if the cache has no binary for this source."""
+    return build_c_program(
+        BINARY_NAME, runner_source(), CFLAGS, force=force, what="the kernel runner"
+    )
+
+
+def build_c_program(
+    name: str,
+    source: str,
+    cflags: tuple[str, ...] = CFLAGS,
+    *,
+    force: bool = False,
+    what: str | None = None,
+) -> Path:
+    """Build a C program shipped with maplevm into the cache (keyed by source, flags and
+    compiler); returns the binary's path.  Raises KernelUnavailable saying what is missing."""
     check_platform()
     cc = find_compiler()
-    source = runner_source()
-    digest = source_hash(source, _compiler_id(cc))
+    h = hashlib.sha256()
+    h.update(source_hash(source, _compiler_id(cc)).encode())
+    h.update("\0".join(cflags).encode())
+    digest = h.hexdigest()[:16]
     target_dir = cache_root() / digest
-    target = target_dir / BINARY_NAME
+    target = target_dir / name
     if target.exists() and not force:
         return target
     target_dir.mkdir(parents=True, exist_ok=True)
     # Build beside the target and rename, so concurrent builds never see a partial binary.
     with tempfile.TemporaryDirectory(dir=target_dir) as tmp:
-        src = Path(tmp) / "runner.c"
+        src = Path(tmp) / f"{name}.c"
         src.write_text(source, encoding="utf-8")
-        out = Path(tmp) / BINARY_NAME
-        cmd = [cc, *CFLAGS, "-o", str(out), str(src)]
+        out = Path(tmp) / name
+        cmd = [cc, *cflags, "-o", str(out), str(src)]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
         except OSError as e:
@@ -109,7 +126,7 @@ def build_runner(force: bool = False) -> Path:
                     " (a static C library is needed: Debian/Ubuntu libc6-dev, Fedora glibc-static)"
                 )
             raise KernelUnavailable(
-                f"building the kernel runner failed{hint}: {' '.join(cmd)}\n{proc.stderr.strip()}"
+                f"building {what or name} failed{hint}: {' '.join(cmd)}\n{proc.stderr.strip()}"
             )
         os.replace(out, target)
     return target
