@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if sys.stderr.isatty():
             sys.stderr.write("\r" + " " * 70 + "\r")
         if args.json:
-            doc = [
+            rows = [
                 {
                     "vmas": r.vmas,
                     "workload": r.workload,
@@ -89,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 }
                 for r in mm_results
             ]
-            print(json.dumps({"python": platform.python_version(), "results": doc}, indent=2))
+            print(json.dumps({"python": platform.python_version(), "results": rows}, indent=2))
         else:
             print(f"VMA layer benchmark (Python {platform.python_version()}, medians)")
             print(mm_bench.format_table(mm_results))
@@ -106,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if sys.stderr.isatty():
         sys.stderr.write("\r" + " " * 70 + "\r")
     if args.json:
-        doc = {
+        doc: dict[str, object] = {
             "python": platform.python_version(),
             "machine": platform.machine(),
             "results": [
