@@ -418,6 +418,13 @@ def sys_munmap(mm: MM, addr: int, length: int) -> int:
     return do_vmi_munmap(vmi, mm, addr, length)
 
 
+def do_munmap(mm: MM, start: int, length: int) -> int:
+    """Mirror of ``do_munmap()``: ``do_vmi_munmap()`` from a fresh iterator at ``start``,
+    keeping the lock (mremap's unmaps).  0 or -errno."""
+    vmi = VmaIterator(mm, start)
+    return do_vmi_munmap(vmi, mm, start, length)
+
+
 # -- brk --------------------------------------------------------------------------------------
 
 
@@ -484,6 +491,7 @@ def sys_brk(mm: MM, brk: int) -> int:
 __all__ = [
     "MAP_32BIT",
     "do_mmap",
+    "do_munmap",
     "find_vma",
     "find_vma_intersection",
     "find_vma_prev",

@@ -207,6 +207,12 @@ def anon_vma_clone(dst: VmArea, src: VmArea) -> None:
     dst.anon_vma_chain = src.anon_vma_chain
 
 
+def unlink_anon_vmas(vma: VmArea) -> None:
+    """Mirror of ``unlink_anon_vmas()``: drop the VMA's anon_vma links (and the anon_vma)."""
+    vma.anon_vma = None
+    vma.anon_vma_chain = ()
+
+
 def anon_vma_prepare(vma: VmArea) -> None:
     """``anon_vma_prepare()``: give a VMA its anon_vma on its first anonymous fault,
     reusing a compatible neighbour's (``find_mergeable_anon_vma()``) when possible."""
