@@ -43,10 +43,12 @@ class MapleType(IntEnum):
     maple_arange_64 = 3
 
 
-maple_dense = MapleType.maple_dense
-maple_leaf_64 = MapleType.maple_leaf_64
-maple_range_64 = MapleType.maple_range_64
-maple_arange_64 = MapleType.maple_arange_64
+# Plain ints, as node.type holds them: comparing exact ints is the interpreter's fast path,
+# and these comparisons run at every level of every walk.
+maple_dense: int = int(MapleType.maple_dense)
+maple_leaf_64: int = int(MapleType.maple_leaf_64)
+maple_range_64: int = int(MapleType.maple_range_64)
+maple_arange_64: int = int(MapleType.maple_arange_64)
 
 # Per-type tables, indexed by MapleType (mt_slots, mt_pivots, mt_min_slots).
 mt_slots: tuple[int, ...] = (

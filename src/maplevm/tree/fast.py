@@ -58,34 +58,84 @@ def load(mt: MapleTree, index: int) -> Any:
         node = nxt
 
 
-def next_in_leaf(mt: MapleTree, index: int, hi: int) -> tuple[bool, Any]:
-    """``mt_next()`` when the answer is in the leaf holding ``index``.
+SLOW: Any = object()
+"""What :func:`next_entry` returns when the caller must take the general path."""
 
-    Returns ``(True, entry)`` when decided here, ``(False, None)`` when the caller must
-    take the general path (the next entry is in another leaf, or the limit is near).
+
+def next_entry(mt: MapleTree, index: int, hi: int) -> Any:
+    """Same result as ``mt_next()``, or :data:`SLOW` when this path cannot decide it.
+
+    Walks down to the leaf holding ``index`` and scans on from the next slot, as
+    ``mas_next_slot()`` does; at the leaf's end it goes where ``mas_next_node()`` goes (up
+    to the lowest ancestor with a slot to the right, then down its left edge) and scans that
+    leaf from slot 0.  Decided here: a non-NULL entry starting at or below ``hi`` in one of
+    those two leaves.  Anything else (a single-entry root, a limit reached, a leaf of NULLs)
+    is left to ``mt_next()``.
     """
     node = mt.ma_root
     if node.__class__ is not MapleNode:
-        return False, None
+        return SLOW
     node_max = ULONG_MAX
+    # The lowest ancestor with a slot right of the path: its node, offset and max.
+    r_node: MapleNode | None = None
+    r_offset = 0
+    r_max = 0
     while True:
         pivots = node.pivot
-        end = _data_end(node, node_max)
+        node_type = node.type
+        # _data_end(), inlined: this loop runs at every level.
+        if node_type == maple_arange_64 or not pivots[-1]:
+            end = node.meta_end
+        elif pivots[-1] == node_max:
+            end = len(pivots) - 1
+        else:
+            end = len(pivots)
         offset = bisect_left(pivots, index, 0, end)
-        if node.type < 2:
+        if node_type < 2:
             break
         if offset < end:
+            r_node = node
+            r_offset = offset
+            r_max = node_max
             node_max = pivots[offset]
         node = node.slot[offset]
     slots = node.slot
     for k in range(offset + 1, end + 1):
         entry = slots[k]
         if entry is not None:
-            first = pivots[k - 1] + 1
-            if first > hi:
-                return False, None
-            return True, entry
-    return False, None
+            if pivots[k - 1] + 1 > hi:
+                return SLOW
+            return entry
+    if r_node is None or node_max >= hi:
+        return SLOW
+    # mas_next_node(): down the left edge of the next subtree.
+    node = r_node
+    offset = r_offset + 1
+    pivots = node.pivot
+    end = node.meta_end if node.type == maple_arange_64 else _data_end(node, r_max)
+    node_max = pivots[offset] if offset < end else r_max
+    node = node.slot[offset]
+    while node.type >= 2:
+        pivots = node.pivot
+        end = node.meta_end if node.type == maple_arange_64 else _data_end(node, node_max)
+        if end:
+            node_max = pivots[0]
+        node = node.slot[0]
+    pivots = node.pivot
+    end = _data_end(node, node_max)
+    if not end:
+        return SLOW
+    slots = node.slot
+    entry = slots[0]
+    if entry is not None:
+        return entry
+    for k in range(1, end + 1):
+        entry = slots[k]
+        if entry is not None:
+            if pivots[k - 1] + 1 > hi:
+                return SLOW
+            return entry
+    return SLOW
 
 
 def iter_entries(
@@ -93,8 +143,10 @@ def iter_entries(
 ) -> Iterator[tuple[int, int, Any]]:
     """Same sequence as ``mt_for_each()`` over ``[first, last]``, as ``(first, last, entry)``.
 
-    Walks the leaves left to right; each leaf's ranges come from C-level iterators
-    (zip, compress) chained together, so the per-entry cost stays out of the interpreter.
+    Walks the leaves left to right, a parent's leaves at a time: their pivots and slots go
+    into two flat lists, and the ranges come out of C-level iterators (zip, compress) over
+    them, so the per-entry cost stays out of the interpreter.  A range starts one past the
+    end of the one before it, leaf boundaries included, so the starts are the ends shifted.
     """
     root = mt.ma_root
     if root is None or first > last:
@@ -103,18 +155,18 @@ def iter_entries(
         if first == 0 and not xa_is_zero(root):
             return iter(((0, 0, root),))
         return iter(())
-    return chain.from_iterable(_leaf_iterators(root, first, last))
+    return chain.from_iterable(_batches(root, first, last))
 
 
-def _leaf_iterators(
-    root: MapleNode, first: int, last: int
-) -> Iterator[Iterator[tuple[int, int, Any]]]:
-    """One iterator of ``(first, last, entry)`` per leaf meeting ``[first, last]``."""
+def _batches(root: MapleNode, first: int, last: int) -> Iterator[Iterator[tuple[int, int, Any]]]:
+    """One iterator of ``(first, last, entry)`` per parent of leaves meeting ``[first, last]``."""
     if root.type < 2:
-        yield _leaf_ranges(root, 0, ULONG_MAX, first, last)
+        end = _data_end(root, ULONG_MAX)
+        root_ends = root.pivot[:end]
+        root_ends.append(ULONG_MAX)
+        yield _ranges(0, root_ends, root.slot[: end + 1], first, last)
         return
-    # Walk the internal levels; the lowest internal level hands out its leaves directly,
-    # so the per-leaf work is one slice-and-zip, not a stack round trip.
+    whole = first == 0 and last == ULONG_MAX
     stack: list[tuple[MapleNode, int, int]] = [(root, 0, ULONG_MAX)]
     pop = stack.pop
     push = stack.append
@@ -122,46 +174,83 @@ def _leaf_iterators(
         node, lo, hi = pop()
         pivots = node.pivot
         end = node.meta_end if node.type == maple_arange_64 else _data_end(node, hi)
-        bounds = pivots[:end]
-        bounds.append(hi)
         slots = node.slot
-        if slots[0].type < 2:
-            c_lo = lo
-            for k in range(end + 1):
-                c_hi = bounds[k]
-                if c_hi >= first:
-                    if c_lo > last:
-                        break
-                    yield _leaf_ranges(slots[k], c_lo, c_hi, first, last)
-                c_lo = c_hi + 1
+        if slots[0].type >= 2:
+            # Children in reverse, so the lowest is popped first; skip those outside.
+            c_hi = hi
+            for k in range(end, -1, -1):
+                c_lo = pivots[k - 1] + 1 if k else lo
+                if c_hi >= first and c_lo <= last:
+                    push((slots[k], c_lo, c_hi))
+                c_hi = c_lo - 1
             continue
-        # Children in reverse, so the lowest is popped first; skip those outside.
-        for k in range(end, -1, -1):
-            c_hi = bounds[k]
-            c_lo = bounds[k - 1] + 1 if k else lo
-            if c_hi >= first and c_lo <= last:
-                push((slots[k], c_lo, c_hi))
+        # The children are leaves: gather their ends and entries (_data_end() inlined).
+        ends: list[int] = []
+        entries: list[Any] = []
+        if whole:
+            for k in range(end):
+                leaf = slots[k]
+                leaf_pivots = leaf.pivot
+                c_hi = pivots[k]
+                last_piv = leaf_pivots[-1]
+                if not last_piv:
+                    n = leaf.meta_end
+                elif last_piv == c_hi:
+                    n = len(leaf_pivots) - 1
+                else:
+                    n = len(leaf_pivots)
+                ends += leaf_pivots[:n]
+                ends.append(c_hi)
+                entries += leaf.slot[: n + 1]
+            leaf = slots[end]
+            leaf_pivots = leaf.pivot
+            last_piv = leaf_pivots[-1]
+            if not last_piv:
+                n = leaf.meta_end
+            elif last_piv == hi:
+                n = len(leaf_pivots) - 1
+            else:
+                n = len(leaf_pivots)
+            ends += leaf_pivots[:n]
+            ends.append(hi)
+            entries += leaf.slot[: n + 1]
+            yield _ranges(lo, ends, entries, first, last)
+            continue
+        c_lo = lo
+        b_lo = -1
+        for k in range(end + 1):
+            c_hi = pivots[k] if k < end else hi
+            if c_hi >= first:
+                if c_lo > last:
+                    break
+                if b_lo < 0:
+                    b_lo = c_lo
+                leaf = slots[k]
+                leaf_pivots = leaf.pivot
+                last_piv = leaf_pivots[-1]
+                if not last_piv:
+                    n = leaf.meta_end
+                elif last_piv == c_hi:
+                    n = len(leaf_pivots) - 1
+                else:
+                    n = len(leaf_pivots)
+                ends += leaf_pivots[:n]
+                ends.append(c_hi)
+                entries += leaf.slot[: n + 1]
+            c_lo = c_hi + 1
+        if ends:
+            yield _ranges(b_lo, ends, entries, first, last)
 
 
-def _leaf_ranges(
-    node: MapleNode, lo: int, hi: int, first: int, last: int
+def _ranges(
+    lo: int, ends: list[int], entries: list[Any], first: int, last: int
 ) -> Iterator[tuple[int, int, Any]]:
-    pivots = node.pivot
-    last_piv = pivots[-1]
-    if not last_piv:
-        end = node.meta_end
-    elif last_piv == hi:
-        end = len(pivots) - 1
-    else:
-        end = len(pivots)
-    used = pivots[:end]
+    """The non-NULL ``(first, last, entry)`` of consecutive ranges starting at ``lo``."""
     starts = [lo]
-    starts += map(_plus_one, used)
-    used.append(hi)
-    slots = node.slot[: end + 1]
-    if XaInternal in map(type, slots):
-        slots = [None if xa_is_zero(e) else e for e in slots]
-    ranges = compress(zip(starts, used, slots, strict=True), map(is_not, slots, repeat(None)))
-    if lo >= first and hi <= last:
+    starts += map(_plus_one, ends)  # one longer than ends: zip stops at ends
+    if XaInternal in map(type, entries):
+        entries = [None if xa_is_zero(e) else e for e in entries]
+    ranges = compress(zip(starts, ends, entries, strict=False), map(is_not, entries, repeat(None)))
+    if lo >= first and ends[-1] <= last:
         return ranges
     return iter([r for r in ranges if r[1] >= first and r[0] <= last])

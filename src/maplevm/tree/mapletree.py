@@ -199,10 +199,10 @@ class MapleTree:
 
     def next(self, index: int, hi: int = ULONG_MAX) -> Any:
         """Mirror of ``mt_next()``: the entry after the one holding ``index``."""
-        done, entry = _fast.next_in_leaf(self, index, hi)
-        if done:
-            return entry
-        return _normal.mt_next(self, index, hi)
+        entry = _fast.next_entry(self, index, hi)
+        if entry is _fast.SLOW:
+            return _normal.mt_next(self, index, hi)
+        return entry
 
     def prev(self, index: int, lo: int = 0) -> Any:
         """Mirror of ``mt_prev()``: the entry before the one holding ``index``."""
