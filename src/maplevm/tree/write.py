@@ -387,7 +387,11 @@ def mas_mab_cp(
     mas: MaStateFields, mas_start_: int, mas_end: int, b_node: MapleBigNode, mab_start: int
 ) -> None:
     """Mirror of ``mas_mab_cp()``: copy slots ``[mas_start_, mas_end]`` of ``mas.node`` into
-    the big node at ``mab_start``; ``b_end`` becomes the next free slot."""
+    the big node at ``mab_start``; ``b_end`` becomes the next free slot.
+
+    The kernel copies pivot by pivot until a zero pivot or the node's max; here the stop is
+    found with ``list.index`` and the pivots move as one slice.
+    """
     node = mas.node
     assert node is not None
     mt = node.type
@@ -397,30 +401,38 @@ def mas_mab_cp(
     j = mab_start
     complete = False
     if not i:
-        bpiv[j] = pivots[i]
-        i += 1
+        bpiv[j] = pivots[0]
+        i = 1
         if i > mas_end:
             complete = True
         else:
             j += 1
     if not complete:
         piv_end = min(mas_end, mt_pivots[mt])
-        node_max = mas.max
-        while i < piv_end:
-            value = pivots[i]
-            bpiv[j] = value
-            if not value or value == node_max:
+        if i < piv_end:
+            seg = pivots[i:piv_end]
+            stop = len(seg)
+            if 0 in seg:
+                stop = seg.index(0)
+            node_max = mas.max
+            if node_max in seg:
+                stop = min(stop, seg.index(node_max))
+            if stop < len(seg):
+                # Copy through the stopping pivot, which ends the data.
+                bpiv[j : j + stop + 1] = seg[: stop + 1]
+                j += stop
                 complete = True
-                break
-            i += 1
-            j += 1
+            else:
+                bpiv[j : j + stop] = seg
+                j += stop
+                i += stop
         if not complete:
-            bpiv[j] = mas_safe_pivot(mas, pivots, i, mt)
+            bpiv[j] = mas.max if i >= mt_pivots[mt] else pivots[i]  # mas_safe_pivot()
     j += 1
     b_node.b_end = j
     j -= mab_start
     b_node.slot[mab_start : mab_start + j] = node.slot[mas_start_ : mas_start_ + j]
-    if mt >= 2 and mt_is_alloc(mas.tree):
+    if mt >= 2 and mas.tree.ma_flags & MT_FLAGS_ALLOC_RANGE:  # mt_is_alloc()
         gaps = node.gap
         assert gaps is not None
         b_node.gap[mab_start : mab_start + j] = gaps[mas_start_ : mas_start_ + j]
@@ -430,7 +442,11 @@ def mab_mas_cp(
     b_node: MapleBigNode, mab_start: int, mab_end: int, mas: MaStateFields, new_max: bool
 ) -> None:
     """Mirror of ``mab_mas_cp()``: copy big node slots ``[mab_start, mab_end]`` into the
-    (new) node ``mas.node``, setting its metadata and, with ``new_max``, ``mas.max``."""
+    (new) node ``mas.node``, setting its metadata and, with ``new_max``, ``mas.max``.
+
+    The kernel copies pivot by pivot until ``mab_end`` or a zero pivot (the first one is
+    always copied); here the stop is found with ``list.index`` and the arrays move as slices.
+    """
     node = mas.node
     assert node is not None
     mt = node.type
@@ -444,34 +460,24 @@ def mab_mas_cp(
         if mt != maple_arange_64:
             node.meta_end = node.meta_gap = 0  # the metadata shares the last slot
     bpiv = b_node.pivot
-    i = mab_start
-    j = 0
-    while True:
-        if j < npiv:  # the kernel writes one past into slot[0], rewritten just below
-            pivots[j] = bpiv[i]
-        j += 1
-        i += 1
-        if not (i <= mab_end and bpiv[i]):
-            break
-    slots[0 : i - mab_start] = b_node.slot[mab_start:i]
+    # Slots copied: up to mab_end, stopping before the first zero pivot after mab_start.
+    seg = bpiv[mab_start + 1 : mab_end + 1]
+    count = seg.index(0) + 1 if 0 in seg else len(seg) + 1
+    i = mab_start + count
+    n = count if count < npiv else npiv  # the kernel writes one past into slot[0]
+    pivots[0:n] = bpiv[mab_start : mab_start + n]
+    slots[0:count] = b_node.slot[mab_start:i]
     if new_max:
         mas.max = bpiv[i - 1]
-    end = j - 1
-    if mt >= 2 and mt_is_alloc(mas.tree):
+    end = count - 1
+    if mt >= 2 and mas.tree.ma_flags & MT_FLAGS_ALLOC_RANGE:  # mt_is_alloc()
         gaps = node.gap
         assert gaps is not None
-        bgap = b_node.gap
-        max_gap = 0
-        offset = 0
-        while True:
-            j -= 1
-            i -= 1
-            gaps[j] = bgap[i]
-            if gaps[j] > max_gap:
-                offset = j
-                max_gap = gaps[j]
-            if not j:
-                break
+        copied = b_node.gap[mab_start:i]
+        gaps[0:count] = copied
+        # ma_set_meta() with the largest gap; ties go to the highest offset.
+        max_gap = max(copied)
+        offset = count - 1 - copied[::-1].index(max_gap) if max_gap > 0 else 0
         ma_set_meta(node, offset, end)
     else:
         mas_leaf_set_meta(node, mt, end)
