@@ -27,6 +27,7 @@ pytestmark = pytest.mark.live
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "recordings"
 # Minimal scripts saved by the shrinker (maplevm shrink / fuzz --shrink-to).
 REGRESSIONS = FIXTURES.parent / "regressions"
+PORTED = FIXTURES.parent / "ported"  # recordings of ported external tests
 RW, PRIVATE_ANON = ["PROT_READ", "PROT_WRITE"], ["MAP_PRIVATE", "MAP_ANONYMOUS"]
 
 
@@ -47,7 +48,9 @@ def fixture_paths() -> list[Path]:
 
 
 @pytest.mark.parametrize(
-    "path", fixture_paths() + sorted(REGRESSIONS.glob("*.jsonl")), ids=lambda p: p.stem
+    "path",
+    fixture_paths() + sorted(REGRESSIONS.glob("*.jsonl")) + sorted(PORTED.glob("*.jsonl")),
+    ids=lambda p: p.stem,
 )
 def test_kernel_matches_committed_recording(kernel: KernelExecutor, path: Path) -> None:
     fixture = sr.load(path)

@@ -13,7 +13,11 @@ from maplevm.scenario.recording import load
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 RECORDINGS = sorted(
-    [*FIXTURES.glob("recordings/*.jsonl"), *FIXTURES.glob("regressions/*.recording.jsonl")]
+    [
+        *FIXTURES.glob("recordings/*.jsonl"),
+        *FIXTURES.glob("regressions/*.jsonl"),
+        *FIXTURES.glob("ported/*.jsonl"),
+    ]
 )
 
 

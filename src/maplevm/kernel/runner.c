@@ -16,6 +16,8 @@
  * (no malloc, no stdio), so its own footprint never changes between operations.  Syscalls go
  * through inline asm so the raw kernel return value (address, 0 or -errno) is reported.
  *
+ * K_FORK forks; the child carries on with the script and the parent waits for it.
+ *
  * Wire format (little-endian, all fields int64):
  *   command:  kind, snap, nr, a0..a5, str_arg, str_len, then str_len bytes
  *   response: ret, signo, code, fault_addr, count, then (snap >= SNAP_MAPS) the text of
@@ -33,7 +35,14 @@
 
 #define PROTOCOL_VERSION 1
 
-enum kind { K_SYSCALL = 1, K_TOUCH_READ = 2, K_TOUCH_WRITE = 3, K_SNAPSHOT = 4, K_EXIT = 5 };
+enum kind {
+	K_SYSCALL = 1,
+	K_TOUCH_READ = 2,
+	K_TOUCH_WRITE = 3,
+	K_SNAPSHOT = 4,
+	K_EXIT = 5,
+	K_FORK = 6,
+};
 enum snap { SNAP_NONE = 0, SNAP_COUNT = 1, SNAP_MAPS = 2, SNAP_SMAPS = 3 };
 
 struct command {
@@ -327,6 +336,30 @@ static void snapshot(int64_t mode)
 	resp.count = lines;
 }
 
+/*
+ * The script continues in the child, which answers on the same pipe (ret 0, fault_addr = its
+ * pid); the parent only waits and then exits with the child's status, so exactly one
+ * process ever reads commands.
+ */
+static void do_fork(void)
+{
+	long pid = raw3(SYS_fork, 0, 0, 0);
+	if (pid < 0) {
+		resp.ret = pid;
+		return;
+	}
+	if (pid == 0) {
+		resp.ret = 0;
+		resp.fault_addr = raw3(SYS_getpid, 0, 0, 0);
+		return;
+	}
+	int status = 0;
+	while (raw6(SYS_wait4, pid, (long)&status, 0, 0, 0, 0) == -4)
+		;
+	int code = (status & 0x7f) ? 128 + (status & 0x7f) : (status >> 8) & 0xff;
+	raw6(SYS_exit_group, code, 0, 0, 0, 0, 0);
+}
+
 static int run(void)
 {
 	long pers = raw3(SYS_personality, 0xffffffffL, 0, 0);
@@ -355,6 +388,9 @@ static int run(void)
 			break;
 		case K_SNAPSHOT:
 			resp.ret = PROTOCOL_VERSION;
+			break;
+		case K_FORK:
+			do_fork();
 			break;
 		case K_EXIT:
 			return 0;

@@ -35,7 +35,7 @@ from maplevm.scenario.recording import Fault, Recording, Snapshot, Step, run_len
 # Wire format: see the comment at the top of runner.c.
 _CMD = struct.Struct("<11q")
 _RESP = struct.Struct("<5q")
-K_SYSCALL, K_TOUCH_READ, K_TOUCH_WRITE, K_SNAPSHOT, K_EXIT = 1, 2, 3, 4, 5
+K_SYSCALL, K_TOUCH_READ, K_TOUCH_WRITE, K_SNAPSHOT, K_EXIT, K_FORK = 1, 2, 3, 4, 5, 6
 SNAP_CODES = {"none": 0, "count": 1, "maps": 2, "full": 3}
 FILE_FD_BASE = 3  # file i: O_RDWR at 3 + 2i, O_RDONLY at 4 + 2i
 DEFAULT_TIMEOUT = 120.0
@@ -122,6 +122,8 @@ def command_for(kind: str, a: dict[str, int | str | None], header: Header) -> Co
     if kind == "touch":
         k = K_TOUCH_READ if a.get("access") == "read" else K_TOUCH_WRITE
         return Command(k, 0, (_i(a["addr"]),))
+    if kind == "fork":
+        return Command(K_FORK)
     if kind == "truncate":
         fd = file_fd(header, str(a["file"]), "rw")
         return Command(K_SYSCALL, nr["ftruncate"], (fd, _i(a["size"])))
@@ -151,10 +153,12 @@ class _Helper:
         self._in = self.proc.stdin.fileno()
         self._out = self.proc.stdout.fileno()
         self._buf = bytearray()
+        self._pid = self.proc.pid
 
     @property
     def pid(self) -> int:
-        return self.proc.pid
+        """The process running the script: the helper, or its latest fork child."""
+        return self._pid
 
     def _fill(self, deadline: float) -> bool:
         remaining = deadline - time.monotonic()
@@ -190,6 +194,8 @@ class _Helper:
                     return None
             text = self._buf[:end].decode("utf-8", errors="replace")
             del self._buf[: end + 1]
+        if command.kind == K_FORK and ret == 0:
+            self._pid = addr  # the child reports its pid there
         return Response(ret, signo, code, addr, count, text)
 
     def death(self) -> str:

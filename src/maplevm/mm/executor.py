@@ -104,6 +104,10 @@ class ModelExecutor:
         results: list[int] = []
         steps: list[Step] = []
         for i, op in enumerate(script.ops):
+            if op.kind == "fork":
+                # The kernel runner carries on in the child; so does the model.
+                mm = mm.fork()
+                self.last_mm = mm
             step = self._step(mm, script, i, op, results, normaliser)
             steps.append(step)
             results.append(step.ret)
@@ -218,6 +222,8 @@ def perform(mm: MM, kind: str, a: dict[str, Any], header: Header) -> tuple[int, 
     if kind == "truncate":
         idx = header.file_index(str(a["file"]))
         return mm.ftruncate(FILE_FD_BASE + 2 * idx, _i(a["size"])), None
+    if kind == "fork":
+        return 0, None  # the executor has already switched to the child
     raise ValueError(f"the model cannot perform {kind!r}")
 
 

@@ -162,6 +162,12 @@ OP_SPECS: dict[str, OpSpec] = {
             "ftruncate(file's O_RDWR descriptor, size)",
         ),
         OpSpec(
+            "fork",
+            (),
+            None,
+            "fork(); the script carries on in the child (the parent waits); returns 0",
+        ),
+        OpSpec(
             "repeat",
             (
                 _int("count", "how many times to run the body"),
