@@ -9,8 +9,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from maplevm.mm.flags import PAGE_SHIFT, PMD_SIZE, ULONG_MAX
-from maplevm.mm.vm_area import OpenFile
+from maplevm.mm.flags import (
+    PAGE_SHIFT,
+    PMD_SIZE,
+    ULONG_MAX,
+    VM_HUGEPAGE,
+    VM_HUGETLB,
+    VM_NOHUGEPAGE,
+    VM_SPECIAL,
+)
+from maplevm.mm.vm_area import OpenFile, VmArea
 
 if TYPE_CHECKING:
     from maplevm.mm.mm_struct import MM
@@ -74,3 +82,69 @@ def thp_get_unmapped_area(
 ) -> int:
     """``thp_get_unmapped_area()`` (a filesystem's ``get_unmapped_area``)."""
     return thp_get_unmapped_area_vmflags(mm, file, addr, length, pgoff, flags, 0)
+
+
+# -- which VMAs may hold PMD-sized THPs (include/linux/huge_mm.h, mm/huge_memory.c) --------
+
+TVA_SMAPS = 0
+TVA_PAGEFAULT = 1
+TVA_KHUGEPAGED = 2
+TVA_FORCED_COLLAPSE = 3
+
+
+def thp_vma_suitable_order(vma: VmArea, addr: int) -> bool:
+    """Mirror of ``thp_vma_suitable_order()`` for the PMD order: the aligned 2 MiB block
+    around ``addr`` lies inside the VMA (and, for files, the offset is aligned too)."""
+    if not vma.is_anonymous:
+        hpage_pages = PMD_SIZE >> PAGE_SHIFT
+        if ((vma.vm_start >> PAGE_SHIFT) - vma.vm_pgoff) % hpage_pages:
+            return False
+    haddr = addr & ~(PMD_SIZE - 1)
+    return haddr >= vma.vm_start and haddr + PMD_SIZE <= vma.vm_end
+
+
+def vma_thp_disabled(vma: VmArea, vm_flags: int, forced_collapse: bool) -> bool:
+    """Mirror of ``vma_thp_disabled()`` (no PR_SET_THP_DISABLE in the model)."""
+    return bool(vm_flags & VM_NOHUGEPAGE)
+
+
+def __thp_vma_allowable_order(vma: VmArea, vm_flags: int, tva_type: int) -> bool:
+    """Mirror of ``__thp_vma_allowable_orders()`` asked about the PMD order only.
+
+    File mappings: the scratch files are open for writing, which ``file_thp_enabled()``
+    refuses (and CONFIG_READ_ONLY_THP_FOR_FS is off on the reference kernel), so only
+    shmem can pass, following ``shmem_enabled`` (a simplification of
+    ``shmem_allowable_huge_orders()``: with ``never``, MADV_COLLAPSE of shared anonymous
+    memory is EINVAL on the reference kernel, with or without pages).
+    """
+    mm = vma.vm_mm
+    in_pf = tva_type == TVA_PAGEFAULT
+    smaps = tva_type == TVA_SMAPS
+    forced_collapse = tva_type == TVA_FORCED_COLLAPSE
+    if vma_thp_disabled(vma, vm_flags, forced_collapse):
+        return False
+    if not in_pf and not smaps and vm_flags & (VM_SPECIAL | VM_HUGETLB):
+        return False  # VM_NO_KHUGEPAGED
+    if not in_pf and not thp_vma_suitable_order(vma, vma.vm_end - PMD_SIZE):
+        return False
+    file = vma.vm_file
+    if not in_pf and file is not None and file.inode.shmem:
+        shmem = mm.profile.shmem_enabled
+        return shmem in ("always", "within_size", "force") or (
+            shmem == "advise" and bool(vm_flags & VM_HUGEPAGE)
+        )
+    if not vma.is_anonymous:
+        return False
+    if vma.anon_vma is None:
+        return smaps or in_pf
+    return True
+
+
+def thp_vma_allowable_order(vma: VmArea, vm_flags: int, tva_type: int) -> bool:
+    """Mirror of ``thp_vma_allowable_order(vma, vm_flags, type, PMD_ORDER)``: the sysfs
+    ``enabled`` setting applies to anonymous VMAs unless the collapse is forced."""
+    if tva_type != TVA_FORCED_COLLAPSE and vma.is_anonymous:
+        enabled = vma.vm_mm.profile.thp_enabled
+        if not (enabled == "always" or (vm_flags & VM_HUGEPAGE and enabled != "never")):
+            return False
+    return __thp_vma_allowable_order(vma, vm_flags, tva_type)

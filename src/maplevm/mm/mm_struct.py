@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from itertools import count
 from typing import TYPE_CHECKING
 
-from maplevm.mm.flags import PAGE_SHIFT, PAGE_SIZE
+from maplevm.mm.flags import PAGE_SHIFT, PAGE_SIZE, PMD_SIZE
 from maplevm.mm.profile import KernelProfile
 from maplevm.mm.vm_area import Inode, OpenFile, VmArea
 from maplevm.tree import MM_MT_FLAGS, MapleTree
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from maplevm.mm.trace import Tracer
 
 EBADF = 9
+PMD_SHIFT = 21
 
 
 class MM:
@@ -53,6 +54,13 @@ class MM:
         self.gate_vma = True  # x86_64 lists [vsyscall] in maps (not a VMA)
         # Pages holding MADV_GUARD_INSTALL markers (page addresses).
         self.guard_pages: set[int] = set()
+        # Anonymous pages MADV_FREE made lazily freeable (page numbers): clean until written
+        # again, so MADV_PAGEOUT (reclaim) discards them.
+        self.lazyfree_pages: set[int] = set()
+        # PMD blocks (address >> 21) holding a page table of PTEs, as far as the model
+        # tracks them (single-page faults, guard markers, moved pages): MADV_COLLAPSE can
+        # collapse only those.  Dropped when an unmap frees the page tables.
+        self.pte_tables: set[int] = set()
         self._inodes = count(1 << 20)  # clear of inode numbers seeded from /proc
         self.tracer: Tracer | None = None
 
@@ -136,16 +144,49 @@ class MM:
         return i < len(self.anon_pages) and self.anon_pages[i] < end >> PAGE_SHIFT
 
     def add_anon_pages(self, start: int, end: int) -> None:
+        """Anonymous pages written in ``[start, end)`` (written pages are dirty: no longer
+        lazily freeable)."""
         pages = self.anon_pages
         lo = bisect_left(pages, start >> PAGE_SHIFT)
         hi = bisect_left(pages, end >> PAGE_SHIFT)
         pages[lo:hi] = range(start >> PAGE_SHIFT, end >> PAGE_SHIFT)
+        if end - start != PMD_SIZE or start & (PMD_SIZE - 1):
+            self.note_pte_tables(start, end)  # not one PMD-mapped THP: PTEs
+        if self.lazyfree_pages:
+            self.lazyfree_pages.difference_update(range(start >> PAGE_SHIFT, end >> PAGE_SHIFT))
 
     def drop_anon_pages(self, start: int, end: int) -> None:
         pages = self.anon_pages
         lo = bisect_left(pages, start >> PAGE_SHIFT)
         hi = bisect_left(pages, end >> PAGE_SHIFT)
+        if self.lazyfree_pages:
+            self.lazyfree_pages.difference_update(pages[lo:hi])
         del pages[lo:hi]
+
+    def anon_pages_in(self, start: int, end: int) -> list[int]:
+        """The anonymous pages (page numbers) present in ``[start, end)``."""
+        pages = self.anon_pages
+        lo = bisect_left(pages, start >> PAGE_SHIFT)
+        return pages[lo : bisect_left(pages, end >> PAGE_SHIFT)]
+
+    def note_pte_tables(self, start: int, end: int) -> None:
+        """Page tables of PTEs now exist for the PMD blocks meeting ``[start, end)``."""
+        if end > start:
+            self.pte_tables.update(range(start >> PMD_SHIFT, ((end - 1) >> PMD_SHIFT) + 1))
+
+    def free_pte_tables(self, floor: int, ceiling: int) -> None:
+        """``free_pgtables()``: the PTE tables of PMD blocks wholly inside ``[floor,
+        ceiling)`` (the space between the VMAs left around an unmapped range) are freed."""
+        first = (floor + PMD_SIZE - 1) >> PMD_SHIFT
+        last = ceiling >> PMD_SHIFT
+        if self.pte_tables and first < last:
+            self.pte_tables -= {b for b in self.pte_tables if first <= b < last}
+
+    def drop_guard_pages(self, start: int, end: int) -> None:
+        """Remove the guard markers of ``[start, end)`` (unmapping drops them; zapping
+        for MADV_DONTNEED does not)."""
+        if self.guard_pages:
+            self.guard_pages -= {p for p in self.guard_pages if start <= p < end}
 
     def move_anon_pages(self, old: int, new: int, length: int) -> None:
         """mremap moves the pages along with the mapping."""
@@ -160,6 +201,12 @@ class MM:
             j = bisect_left(pages, q)
             if j == len(pages) or pages[j] != q:
                 pages.insert(j, q)
+        for p in moved:
+            self.pte_tables.add((p + shift) >> (PMD_SHIFT - PAGE_SHIFT))
+        lazy = self.lazyfree_pages.intersection(moved) if self.lazyfree_pages else ()
+        if lazy:
+            self.lazyfree_pages -= lazy
+            self.lazyfree_pages |= {p + shift for p in lazy}
 
     # -- system calls ----------------------------------------------------------------------
 

@@ -91,6 +91,8 @@ class KernelProfile:
     config_mem_soft_dirty: bool = False
     config_userfaultfd: bool = True
     config_thp: bool = True
+    config_ksm: bool = True
+    config_memory_failure: bool = False  # MADV_HWPOISON / MADV_SOFT_OFFLINE
     # privileges (bits of CapEff)
     cap_eff: int = 0x1FFFEFFFFFF
     # which filesystems align file mappings to PMDs, and the scratch files' filesystem
@@ -198,6 +200,8 @@ class KernelProfile:
             config_anon_vma_name=kconf.get("CONFIG_ANON_VMA_NAME") == "y",
             config_mem_soft_dirty=kconf.get("CONFIG_MEM_SOFT_DIRTY") == "y",
             config_userfaultfd=kconf.get("CONFIG_USERFAULTFD", "y") == "y",
+            config_ksm=kconf.get("CONFIG_KSM", "y") == "y",
+            config_memory_failure=kconf.get("CONFIG_MEMORY_FAILURE") == "y",
             cap_eff=int(caps, 16) if caps else base.cap_eff,
             rlimit_stack=_rlimit_from_json(rl.get("STACK"), base.rlimit_stack),
             rlimit_as=_rlimit_from_json(rl.get("AS"), base.rlimit_as),

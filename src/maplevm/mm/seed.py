@@ -35,6 +35,7 @@ from maplevm.mm.mm_struct import MM
 from maplevm.mm.mmap import vm_stat_account
 from maplevm.mm.profile import KernelProfile
 from maplevm.mm.vm_area import AnonVma, Inode, OpenFile, VmArea, VmOps
+from maplevm.mm.vma import anon_vma_compatible
 from maplevm.tree.state import MaStateFields
 from maplevm.tree.write import mas_store_gfp
 
@@ -121,7 +122,14 @@ def mm_from_entries(
         if name in SPECIAL_OPS:
             vma.vm_ops = SPECIAL_OPS[name]
         if anon:
-            anon_vma = AnonVma()
+            # The second of two adjacent compatible VMAs to fault took the first one's
+            # anon_vma (find_mergeable_anon_vma()): e.g. bss and [heap], or the halves of
+            # a data segment split by RELRO; so later merges between them are allowed.
+            last = vmas[-1] if vmas else None
+            if last is not None and last.anon_vma is not None and anon_vma_compatible(last, vma):
+                anon_vma = last.anon_vma
+            else:
+                anon_vma = AnonVma()
             vma.anon_vma = anon_vma
             vma.anon_vma_chain = (anon_vma,)
             mm.add_anon_pages(start, end)

@@ -683,6 +683,10 @@ def _clear_pages(vms: VmaMunmapStruct) -> None:
         mm = vms.detached[0].vm_mm
         for vma in vms.detached:
             mm.drop_anon_pages(vma.vm_start, vma.vm_end)
+            mm.drop_guard_pages(vma.vm_start, vma.vm_end)  # unmap_vmas: ZAP_FLAG_DROP_MARKER
+        floor = vms.prev.vm_end if vms.prev is not None else 0
+        ceiling = vms.next.vm_start if vms.next is not None else mm.task_size
+        mm.free_pte_tables(floor, ceiling)
     vms.clear_ptes = False
 
 
