@@ -283,6 +283,12 @@ class KernelExecutor:
         first with ``i == -1`` and no step (the initial state), then after every step.  It
         may inspect the helper process (e.g. read its maple tree); it must not change it.
         """
+        traced = sorted({op.kind for op in script.ops if op.spec.trace_only})
+        if traced:
+            raise KernelRunError(
+                f"op {', '.join(traced)}: events of a traced program (maplevm replay reads "
+                "them); the kernel runner cannot perform them"
+            )
         binary = self.binary
         self.scratch_root.mkdir(parents=True, exist_ok=True)
         scratch = Path(tempfile.mkdtemp(prefix="run-", dir=self.scratch_root))

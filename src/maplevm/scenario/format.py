@@ -341,6 +341,8 @@ def parse_op(
             if not isinstance(value, dict) or value.get("op") in ("repeat", None):
                 raise ctx.error(f"{where}: expected one operation object that is not a repeat")
             body = parse_op(value, index=index, header=header, source=source, line=line)
+            if body.spec.trace_only:
+                raise ctx.error(f"{where}: op {body.kind!r} only appears in traces")
             if body.snapshot is not None:
                 raise ctx.error(f'{where}: the body of a repeat takes no "snapshot"')
             if body.spec.addr_field is None and parse_int(obj.get("stride", 0)) != 0:

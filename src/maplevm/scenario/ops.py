@@ -38,6 +38,10 @@ class OpSpec:
     # The field a ``repeat`` advances by its stride (None: cannot be repeated).
     addr_field: str | None
     doc: str
+    # Only in traces of real programs (``maplevm trace``): events the replay needs (files,
+    # processes) that no executor performs; the kernel runner refuses them, the generator
+    # never makes them.
+    trace_only: bool = False
 
     def field(self, name: str) -> FieldSpec:
         for f in self.fields:
@@ -166,6 +170,78 @@ OP_SPECS: dict[str, OpSpec] = {
             (),
             None,
             "fork(); the script carries on in the child (the parent waits); returns 0",
+        ),
+        # -- trace-only events (docs/trace.md) ----------------------------------------
+        OpSpec(
+            "open",
+            (
+                _int("fd", "the descriptor the call returned"),
+                FieldSpec("path", "name", doc="what /proc/PID/fd/N names (maps prints it)"),
+                FieldSpec("dev", "name", doc='the device as maps prints it, "fe:00"'),
+                _int("inode", "the inode number"),
+                _int("size", "the file size when opened"),
+                FieldSpec("access", "choice", choices=("r", "w", "rw"), doc="O_ACCMODE"),
+                FieldSpec("fs", "name", required=False, doc="filesystem type (ext4, tmpfs..)"),
+            ),
+            None,
+            "a descriptor was opened (open, openat, creat, memfd_create, ...)",
+            trace_only=True,
+        ),
+        OpSpec("close", (_int("fd", "the descriptor"),), None, "close(fd)", trace_only=True),
+        OpSpec(
+            "dup",
+            (_int("fd", "the old descriptor"), _int("newfd", "the new one")),
+            None,
+            "dup/dup2/dup3/fcntl(F_DUPFD): newfd refers to the same open file",
+            trace_only=True,
+        ),
+        OpSpec(
+            "clone",
+            (
+                _int("child", "the new process (the trace's process number)"),
+                _int("flags", "the clone flags (CLONE_VM: shares the address space)"),
+            ),
+            None,
+            "fork/vfork/clone of a new process; without CLONE_VM it gets a copy of the mm",
+            trace_only=True,
+        ),
+        OpSpec(
+            "exec",
+            (
+                FieldSpec("path", "name", doc="the program (/proc/PID/exe)"),
+                _int("start_code", "mm->start_code", 0),
+                _int("end_code", "mm->end_code", 0),
+                _int("start_data", "mm->start_data", 0),
+                _int("end_data", "mm->end_data", 0),
+                _int("start_brk", "mm->start_brk"),
+                _int("brk", "mm->brk (equal to start_brk after exec)"),
+                _int("start_stack", "mm->start_stack", 0),
+            ),
+            None,
+            "execve succeeded: a new address space, given by the step's snapshot",
+            trace_only=True,
+        ),
+        OpSpec(
+            "exit",
+            (_int("code", "exit status, or -signal"),),
+            None,
+            "the process ended; the step's snapshot is its final address space",
+            trace_only=True,
+        ),
+        OpSpec(
+            "syscall",
+            (
+                _int("nr", "x86_64 system call number"),
+                _int("a0", "argument", 0),
+                _int("a1", "argument", 0),
+                _int("a2", "argument", 0),
+                _int("a3", "argument", 0),
+                _int("a4", "argument", 0),
+                _int("a5", "argument", 0),
+            ),
+            None,
+            "a memory system call the model does not perform (shmat, shmdt, ...)",
+            trace_only=True,
         ),
         OpSpec(
             "repeat",
