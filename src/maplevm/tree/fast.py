@@ -11,7 +11,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterator
 from itertools import chain, compress, repeat
-from operator import is_not
+from operator import add, is_not
 from typing import TYPE_CHECKING, Any
 
 from maplevm.tree.constants import ULONG_MAX, maple_arange_64
@@ -20,8 +20,6 @@ from maplevm.tree.node import MapleNode
 
 if TYPE_CHECKING:
     from maplevm.tree.mapletree import MapleTree
-
-_plus_one = (1).__add__
 
 
 def _data_end(node: MapleNode, node_max: int) -> int:
@@ -188,32 +186,20 @@ def _batches(root: MapleNode, first: int, last: int) -> Iterator[Iterator[tuple[
         ends: list[int] = []
         entries: list[Any] = []
         if whole:
-            for k in range(end):
-                leaf = slots[k]
+            bounds = pivots[:end]
+            bounds.append(hi)
+            for leaf, c_hi in zip(slots[: end + 1], bounds, strict=True):
                 leaf_pivots = leaf.pivot
-                c_hi = pivots[k]
                 last_piv = leaf_pivots[-1]
                 if not last_piv:
                     n = leaf.meta_end
-                elif last_piv == c_hi:
-                    n = len(leaf_pivots) - 1
+                elif last_piv == c_hi:  # (a leaf has 15 pivots)
+                    n = 14
                 else:
-                    n = len(leaf_pivots)
+                    n = 15
                 ends += leaf_pivots[:n]
                 ends.append(c_hi)
                 entries += leaf.slot[: n + 1]
-            leaf = slots[end]
-            leaf_pivots = leaf.pivot
-            last_piv = leaf_pivots[-1]
-            if not last_piv:
-                n = leaf.meta_end
-            elif last_piv == hi:
-                n = len(leaf_pivots) - 1
-            else:
-                n = len(leaf_pivots)
-            ends += leaf_pivots[:n]
-            ends.append(hi)
-            entries += leaf.slot[: n + 1]
             yield _ranges(lo, ends, entries, first, last)
             continue
         c_lo = lo
@@ -247,8 +233,8 @@ def _ranges(
 ) -> Iterator[tuple[int, int, Any]]:
     """The non-NULL ``(first, last, entry)`` of consecutive ranges starting at ``lo``."""
     starts = [lo]
-    starts += map(_plus_one, ends)  # one longer than ends: zip stops at ends
-    if XaInternal in map(type, entries):
+    starts += map(add, ends, repeat(1))  # one longer than ends: zip stops at ends
+    if XaInternal in {*map(type, entries)}:
         entries = [None if xa_is_zero(e) else e for e in entries]
     ranges = compress(zip(starts, ends, entries, strict=False), map(is_not, entries, repeat(None)))
     if lo >= first and ends[-1] <= last:

@@ -36,14 +36,14 @@ class MaStateFields:
     index: int
     last: int
     node: MapleNode | None = None
-    status: int = MapleStatus.ma_start
+    status: int = int(MapleStatus.ma_start)
     min: int = 0
     max: int = ULONG_MAX
     depth: int = 0
     offset: int = 0
     mas_flags: int = 0
     end: int = 0
-    store_type: int = StoreType.wr_invalid
+    store_type: int = int(StoreType.wr_invalid)
     node_request: int = 0
     nodes_avail: int = 0
     error: int = 0

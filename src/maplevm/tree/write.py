@@ -64,16 +64,17 @@ from maplevm.tree.walk import (
     mtree_range_walk,
 )
 
-wr_invalid = StoreType.wr_invalid
-wr_new_root = StoreType.wr_new_root
-wr_store_root = StoreType.wr_store_root
-wr_exact_fit = StoreType.wr_exact_fit
-wr_spanning_store = StoreType.wr_spanning_store
-wr_split_store = StoreType.wr_split_store
-wr_rebalance = StoreType.wr_rebalance
-wr_append = StoreType.wr_append
-wr_node_store = StoreType.wr_node_store
-wr_slot_store = StoreType.wr_slot_store
+# Plain ints (the StoreType values): exact-int comparisons are the interpreter's fast path.
+wr_invalid = int(StoreType.wr_invalid)
+wr_new_root = int(StoreType.wr_new_root)
+wr_store_root = int(StoreType.wr_store_root)
+wr_exact_fit = int(StoreType.wr_exact_fit)
+wr_spanning_store = int(StoreType.wr_spanning_store)
+wr_split_store = int(StoreType.wr_split_store)
+wr_rebalance = int(StoreType.wr_rebalance)
+wr_append = int(StoreType.wr_append)
+wr_node_store = int(StoreType.wr_node_store)
+wr_slot_store = int(StoreType.wr_slot_store)
 
 _MASK = ULONG_MAX  # unsigned long arithmetic wraps
 
@@ -131,12 +132,15 @@ class MapleBigNode:
 
     def clear(self) -> None:
         """``memset(b_node, 0, sizeof(*b_node))``."""
-        n = MAPLE_BIG_NODE_SLOTS
-        self.pivot[:] = [0] * n
-        self.slot[:] = [None] * n
-        self.gap[:] = [0] * n
+        self.pivot[:] = _BIG_ZEROS
+        self.slot[:] = _BIG_NULLS
+        self.gap[:] = _BIG_ZEROS
         self.b_end = 0
         self.type = 0
+
+
+_BIG_ZEROS = (0,) * MAPLE_BIG_NODE_SLOTS
+_BIG_NULLS = (None,) * MAPLE_BIG_NODE_SLOTS
 
 
 class MapleTopiary:
@@ -160,15 +164,6 @@ class MapleSubtreeState:
         self.l: MaStateFields = orig_l
         self.m: MaStateFields = orig_l
         self.r: MaStateFields = orig_r
-
-
-def _clone(mas: MaStateFields) -> MaStateFields:
-    return mas.clone()
-
-
-def _ma_state(mas: MaStateFields, first: int, last: int) -> MaStateFields:
-    """``MA_STATE(name, mas->tree, first, last)``."""
-    return MaStateFields(mas.tree, first, last)
 
 
 # -- heights, node allocation, parents ------------------------------------------------
@@ -550,7 +545,7 @@ def mas_next_sibling(mas: MaStateFields) -> bool:
     assert node is not None
     if node.is_root:
         return False
-    parent = _clone(mas)
+    parent = mas.clone()
     mas_ascend(parent)
     parent.offset = mte_parent_slot(node) + 1
     if parent.offset > mas_data_end(parent):
@@ -617,8 +612,8 @@ def mast_rebalance_prev(mast: MapleSubtreeState) -> None:
 def mast_spanning_rebalance(mast: MapleSubtreeState) -> bool:
     """Mirror of ``mast_spanning_rebalance()``: pull in the nearest neighbour's data,
     favouring the right, at the lowest level that has one."""
-    r_tmp = _clone(mast.orig_r)
-    l_tmp = _clone(mast.orig_l)
+    r_tmp = mast.orig_r.clone()
+    l_tmp = mast.orig_l.clone()
     depth = 0
     while True:
         mas_ascend(mast.orig_r)
@@ -709,7 +704,7 @@ def mab_set_b_end(b_node: MapleBigNode, mas: MaStateFields, entry: MapleNode | N
     if entry is None:
         return
     b_node.slot[b_node.b_end] = entry
-    if mt_is_alloc(mas.tree):
+    if mas.tree.ma_flags & MT_FLAGS_ALLOC_RANGE:  # mt_is_alloc()
         b_node.gap[b_node.b_end] = mas_max_gap(mas)
     b_node.pivot[b_node.b_end] = mas.max
     b_node.b_end += 1
@@ -942,9 +937,9 @@ def mas_spanning_rebalance(mas: MaStateFields, mast: MapleSubtreeState, count: i
     left: MapleNode | None = None
     middle: MapleNode | None = None
     right: MapleNode | None = None
-    l_mas = _ma_state(mas, mas.index, mas.index)
-    r_mas = _ma_state(mas, mas.index, mas.last)
-    m_mas = _ma_state(mas, mas.index, mas.index)
+    l_mas = MaStateFields(mas.tree, mas.index, mas.index)
+    r_mas = MaStateFields(mas.tree, mas.index, mas.last)
+    m_mas = MaStateFields(mas.tree, mas.index, mas.index)
     mast.l = l_mas
     mast.m = m_mas
     mast.r = r_mas
@@ -1054,8 +1049,8 @@ def mas_rebalance(mas: MaStateFields, b_node: MapleBigNode) -> None:
     empty_count = mt_height(mas.tree)
     b_node.b_end += 1
     b_end = b_node.b_end
-    l_mas = _clone(mas)
-    r_mas = _clone(mas)
+    l_mas = mas.clone()
+    r_mas = mas.clone()
     mast = MapleSubtreeState(b_node, l_mas, r_mas)
     node = mas.node
     assert node is not None
@@ -1155,7 +1150,7 @@ def mas_push_data(mas: MaStateFields, mast: MapleSubtreeState, left: bool) -> bo
     """Mirror of ``mas_push_data()``: instead of splitting, share the data with a sibling
     that has room, which keeps the tree low."""
     slot_total = mast.bn.b_end
-    tmp_mas = _clone(mas)
+    tmp_mas = mas.clone()
     tmp_mas.depth = mast.l.depth
     if left and not mas_prev_sibling(tmp_mas):
         return False
@@ -1210,10 +1205,10 @@ def mas_split(mas: MaStateFields, b_node: MapleBigNode) -> None:
     when one has room, until a level has space (or a new root is made)."""
     height = 0
     orig_height = mt_height(mas.tree)
-    l_mas = _ma_state(mas, mas.index, mas.last)
-    r_mas = _ma_state(mas, mas.index, mas.last)
-    prev_l_mas = _ma_state(mas, mas.index, mas.last)
-    prev_r_mas = _ma_state(mas, mas.index, mas.last)
+    l_mas = MaStateFields(mas.tree, mas.index, mas.last)
+    r_mas = MaStateFields(mas.tree, mas.index, mas.last)
+    prev_l_mas = MaStateFields(mas.tree, mas.index, mas.last)
+    prev_r_mas = MaStateFields(mas.tree, mas.index, mas.last)
     mast = MapleSubtreeState(b_node, prev_l_mas, prev_r_mas)
     mast.l = l_mas
     mast.r = r_mas
@@ -1481,7 +1476,7 @@ def mas_wr_spanning_store(wr_mas: MaWrState) -> None:
     height = mt_height(mas.tree)
 
     # Set up right side: walk to the slot after the store so that it is not NULL.
-    r_mas = _clone(mas)
+    r_mas = mas.clone()
     r_wr_mas = MaWrState(r_mas, wr_mas.entry)
     if (r_mas.last + 1) & _MASK:
         r_mas.last += 1
@@ -1490,7 +1485,7 @@ def mas_wr_spanning_store(wr_mas: MaWrState) -> None:
     r_mas.last = r_mas.index = mas.last
 
     # Set up left side.
-    l_mas = _clone(mas)
+    l_mas = mas.clone()
     l_wr_mas = MaWrState(l_mas, wr_mas.entry)
     mas_wr_walk_index(l_wr_mas)
 
@@ -1799,7 +1794,7 @@ def mas_prealloc_calc(wr_mas: MaWrState, entry: Any) -> None:
     mas.node_request = ret
 
 
-def mas_wr_store_type(wr_mas: MaWrState) -> StoreType:
+def mas_wr_store_type(wr_mas: MaWrState) -> int:
     """Mirror of ``mas_wr_store_type()``: walk and decide how the store will be done."""
     mas = wr_mas.mas
     if mas.status == NONE or mas.status == ROOT:
