@@ -39,6 +39,7 @@ from maplevm.tree.entry import mt_is_reserved, xa_is_advanced
 from maplevm.tree.errors import InvalidArgument, MapleError, error_for
 from maplevm.tree.node import MapleNode
 from maplevm.tree.state import MaStateFields
+from maplevm.tree.walk import __mas_set_range as _mas_set_range_here
 
 _TREE_BASE = 0xFFFF_8881_0000_0000
 _tree_count = 0
@@ -315,7 +316,7 @@ class MaState(MaStateFields):
         slot does not contain ``first``.
         """
         _check_range(first, last)
-        _walk.__mas_set_range(self, first, last)
+        _mas_set_range_here(self, first, last)
 
     def reset(self) -> None:
         """Mirror of ``mas_reset()``."""
