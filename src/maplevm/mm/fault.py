@@ -96,10 +96,14 @@ def fault_result(mm: MM, addr: int, write: bool) -> tuple[int, str | None]:
     page = addr & ~(PAGE_SIZE - 1)
     if flags & VM_MAYBE_GUARD and page in mm.guard_pages:
         return SIGSEGV, "SEGV_MAPERR"
-    if vma.vm_file is not None and not vma.vm_file.inode.shmem:
+    if vma.vm_file is not None:
+        # Past i_size: SIGBUS, shmem included (a shared anonymous mapping grown by
+        # mremap() reaches past its /dev/zero object: shmem_get_folio_gfp() -EINVAL).
         offset = (vma.vm_pgoff << 12) + (page - vma.vm_start)
         if offset >= vma.vm_file.inode.size:
             return SIGBUS, "BUS_ADRERR"
+    if (flags & VM_SHARED or not write) and not thp_eligible(mm, vma, addr):
+        mm.note_pte_tables(page, page + PAGE_SIZE)  # a PTE now maps the page (or zero page)
     if flags & VM_SHARED:
         return 0, None
     if write:

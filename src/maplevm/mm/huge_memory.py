@@ -113,9 +113,8 @@ def __thp_vma_allowable_order(vma: VmArea, vm_flags: int, tva_type: int) -> bool
 
     File mappings: the scratch files are open for writing, which ``file_thp_enabled()``
     refuses (and CONFIG_READ_ONLY_THP_FOR_FS is off on the reference kernel), so only
-    shmem can pass, following ``shmem_enabled`` (a simplification of
-    ``shmem_allowable_huge_orders()``: with ``never``, MADV_COLLAPSE of shared anonymous
-    memory is EINVAL on the reference kernel, with or without pages).
+    shmem can pass (``shmem_allowable_huge_orders()``: a forced collapse unless ``deny``,
+    else by ``shmem_enabled``).
     """
     mm = vma.vm_mm
     in_pf = tva_type == TVA_PAGEFAULT
@@ -130,8 +129,12 @@ def __thp_vma_allowable_order(vma: VmArea, vm_flags: int, tva_type: int) -> bool
     file = vma.vm_file
     if not in_pf and file is not None and file.inode.shmem:
         shmem = mm.profile.shmem_enabled
-        return shmem in ("always", "within_size", "force") or (
-            shmem == "advise" and bool(vm_flags & VM_HUGEPAGE)
+        if shmem == "deny":
+            return False
+        return (
+            forced_collapse
+            or shmem in ("always", "within_size", "force")
+            or (shmem == "advise" and bool(vm_flags & VM_HUGEPAGE))
         )
     if not vma.is_anonymous:
         return False

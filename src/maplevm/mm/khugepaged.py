@@ -3,7 +3,7 @@
 
 What the model can see of a collapse is its result (0 or an errno) and that the whole PMD
 block becomes anonymous memory.  ``hpage_collapse_scan_pmd()`` is reduced to what decides
-that on the reference kernel (6.18, observed): a block already backed by a PMD-mapped THP
+that on the reference kernel (6.18, observed) for anonymous memory: a block already backed by a PMD-mapped THP
 (all its pages present) counts as done; a block without a page table of PTEs fails with
 SCAN_PMD_NULL (EINVAL); a block holding a guard marker fails with SCAN_PTE_NON_PRESENT
 (EINVAL); any other block with a page table collapses, even one whose PTEs are all empty or
@@ -98,6 +98,16 @@ def hpage_collapse_scan_pmd(vma: VmArea, address: int) -> int:
     return SCAN_SUCCEED
 
 
+def hpage_collapse_scan_file(vma: VmArea, address: int) -> int:
+    """Scan (and collapse) a shmem PMD block: only files reach here (shared anonymous
+    memory).  The model does not keep the page cache, so a block counts as holding pages
+    when it has a page table (it was faulted); without pages the collapse fails (EINVAL,
+    observed), with some it succeeds and changes no anonymous page."""
+    if address >> PMD_SHIFT in vma.vm_mm.pte_tables:
+        return SCAN_SUCCEED
+    return SCAN_FAIL
+
+
 def madvise_collapse(vma: VmArea, start: int, end: int) -> int:
     """Mirror of ``madvise_collapse()``: collapse every PMD block wholly inside
     ``[start, end)`` (one VMA's part of the range).  0 when all of them are (or already
@@ -110,7 +120,7 @@ def madvise_collapse(vma: VmArea, start: int, end: int) -> int:
     last_fail = SCAN_FAIL
     for addr in range(hstart, hend, PMD_SIZE):
         if not vma.is_anonymous:
-            result = SCAN_FAIL  # collapse_scan_file(): not reached on the reference kernel
+            result = hpage_collapse_scan_file(vma, addr)
         else:
             result = hpage_collapse_scan_pmd(vma, addr)
         if result in (SCAN_SUCCEED, SCAN_PMD_MAPPED):
