@@ -106,18 +106,25 @@ def test_model_replays_mremap_recording(path: Path) -> None:
     executor.last_mm.validate()
 
 
+LIVE_CASES = [FIXTURES / "recordings" / p.name for p in SCRIPTS] + sorted(
+    FIXTURES.glob("regressions/mremap-*.jsonl")
+)
+
+
 @pytest.mark.live
-@pytest.mark.parametrize("script_path", SCRIPTS, ids=[p.stem for p in SCRIPTS])
-def test_live_kernel_still_records_the_fixtures(script_path: Path) -> None:
+@pytest.mark.parametrize("path", LIVE_CASES, ids=[p.stem for p in LIVE_CASES])
+def test_live_kernel_still_records_the_fixtures(path: Path) -> None:
     from maplevm.kernel.env import behaviour_differences
     from maplevm.kernel.runner import KernelExecutor, kernel_unavailable_reason
 
     reason = kernel_unavailable_reason()
     if reason:
         pytest.skip(f"needs the live kernel: {reason}")
-    fixture = sr.load(FIXTURES / "recordings" / script_path.name)
-    script = sf.load(script_path)
-    assert script.dumps() == fixture.script.dumps(), "script and recording disagree"
+    fixture = sr.load(path)
+    script = fixture.script
+    script_path = FIXTURES / "scripts" / path.name
+    if path.parent.name == "recordings":
+        assert sf.load(script_path).dumps() == script.dumps(), "script and recording disagree"
     fresh = KernelExecutor().run(script)
     relevant = dict(fresh.env)
     if not fixture.header.files:
