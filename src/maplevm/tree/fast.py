@@ -165,6 +165,11 @@ def _batches(root: MapleNode, first: int, last: int) -> Iterator[Iterator[tuple[
         yield _ranges(0, root_ends, root.slot[: end + 1], first, last)
         return
     whole = first == 0 and last == ULONG_MAX
+    # Whole-tree walks carry the lists over several parents (their leaves are consecutive,
+    # so the ranges still follow one another) and hand them out in chunks of _CHUNK.
+    w_lo = 0
+    w_ends: list[int] = []
+    w_entries: list[Any] = []
     stack: list[tuple[MapleNode, int, int]] = [(root, 0, ULONG_MAX)]
     pop = stack.pop
     push = stack.append
@@ -183,9 +188,9 @@ def _batches(root: MapleNode, first: int, last: int) -> Iterator[Iterator[tuple[
                 c_hi = c_lo - 1
             continue
         # The children are leaves: gather their ends and entries (_data_end() inlined).
-        ends: list[int] = []
-        entries: list[Any] = []
         if whole:
+            ends = w_ends
+            entries = w_entries
             bounds = pivots[:end]
             bounds.append(hi)
             for leaf, c_hi in zip(slots[: end + 1], bounds, strict=True):
@@ -200,8 +205,14 @@ def _batches(root: MapleNode, first: int, last: int) -> Iterator[Iterator[tuple[
                 ends += leaf_pivots[:n]
                 ends.append(c_hi)
                 entries += leaf.slot[: n + 1]
-            yield _ranges(lo, ends, entries, first, last)
+            if len(ends) >= _CHUNK:
+                yield _ranges(w_lo, ends, entries, first, last)
+                w_lo = hi + 1
+                w_ends = []
+                w_entries = []
             continue
+        ends = []
+        entries = []
         c_lo = lo
         b_lo = -1
         for k in range(end + 1):
@@ -226,6 +237,11 @@ def _batches(root: MapleNode, first: int, last: int) -> Iterator[Iterator[tuple[
             c_lo = c_hi + 1
         if ends:
             yield _ranges(b_lo, ends, entries, first, last)
+    if w_ends:
+        yield _ranges(w_lo, w_ends, w_entries, first, last)
+
+
+_CHUNK = 1024
 
 
 def _ranges(
