@@ -179,9 +179,11 @@ class Converter:
         return step
 
     def _take_pending(self, mm: int | None) -> list[Edit] | None:
+        """The maps changes seen since the last step of this mm: None when the tracer took
+        no snapshot (brk(0) only asks), [] when it did and nothing changed."""
         if mm is None:
             return None
-        return self.pending.pop(mm, None) or None
+        return self.pending.pop(mm, None)
 
     def _table(self, tid: int) -> dict[int, FileInfo]:
         p = self.task_proc[tid]
@@ -231,8 +233,7 @@ class Converter:
                 state.pop(edit, None)
             else:
                 state[edit.start] = edit
-        if e.edits:
-            self.pending.setdefault(mm, []).extend(e.edits)
+        self.pending.setdefault(mm, []).extend(e.edits)
 
     def _fdinfo(self, e: ev.FdInfo) -> None:
         if e.tid not in self.task_proc:
@@ -425,7 +426,7 @@ class Converter:
             self.exit_step[p] = step
         else:
             more = self._take_pending(mm)
-            if more:
+            if more is not None:
                 step.before = (step.before or []) + more
             step.snapshot = final
 

@@ -66,7 +66,7 @@ class TraceStep:
         out["op"] = op_json(self.kind, self.args, self.note)
         out["args"] = dict(self.args)
         out["ret"] = self.ret
-        if self.before:
+        if self.before is not None:
             out["before"] = [edit_json(e) for e in self.before]
         if self.fsize is not None:
             out["fsize"] = self.fsize

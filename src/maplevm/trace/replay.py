@@ -370,8 +370,13 @@ class Replayer:
                 mm.add_anon_pages(start, min(end, vma.vm_end))
 
     def _check(self, space: Space, edits: list[Edit] | None, step: TraceStep) -> None:
-        """Brings the kernel's side up to the start of ``step`` and compares."""
-        touched = space.apply(edits) if edits else []
+        """Brings the kernel's side up to the start of ``step`` and compares.
+
+        ``edits`` None: the tracer took no snapshot here (brk(0)); the comparison waits for
+        the next one, with the model's changed ranges kept."""
+        if edits is None:
+            return
+        touched = space.apply(edits)
         if edits:
             try:
                 self._sync_faults(space, edits)
@@ -537,7 +542,7 @@ class Replayer:
         elif kind == "clone":
             self._clone(proc, step)
         elif kind == "exit":
-            if proc.space is not None and (step.before or step.snapshot is not None):
+            if proc.space is not None and (step.before is not None or step.snapshot):
                 self._check(proc.space, step.before, step)
                 if step.snapshot is not None:
                     self._final(proc.space, step)
@@ -553,7 +558,7 @@ class Replayer:
                 )
 
     def _exec(self, proc: Proc, step: TraceStep) -> None:
-        if proc.space is not None and step.before:
+        if proc.space is not None and step.before is not None:
             # the old address space's last state, before exec replaces it
             self._check(proc.space, step.before, step)
         profile = self._profile(step.process)
@@ -673,7 +678,11 @@ class Replayer:
         ):
             res.moves += 1
             res.moved_exactly += model_ret == kret
-        space.dirty = self._dirty(space, step, model_ret)
+        dirty = self._dirty(space, step, model_ret)
+        if dirty is None or space.dirty is None:
+            space.dirty = None
+        else:
+            space.dirty.extend(dirty)
         space.last_step = step.index
         space.last_call = call
         if model_ret is not None and model_ret != kret:
