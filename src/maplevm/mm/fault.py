@@ -47,7 +47,9 @@ def expand_stack(mm: MM, addr: int) -> VmArea | None:
 
 
 def thp_eligible(mm: MM, vma: VmArea, addr: int) -> bool:
-    """Would an anonymous write fault here allocate a PMD-sized THP?"""
+    """Would an anonymous write fault here allocate a PMD-sized THP?  Only where the PMD
+    is still empty (``pmd_none()``): a block with a page table of PTEs (4 KiB faults,
+    guard markers, a split THP) takes 4 KiB pages."""
     prof = mm.profile
     if vma.vm_flags & VM_NOHUGEPAGE or vma.vm_file is not None:
         return False
@@ -56,6 +58,8 @@ def thp_eligible(mm: MM, vma: VmArea, addr: int) -> bool:
     if prof.thp_enabled == "madvise" and not vma.vm_flags & VM_HUGEPAGE:
         return False
     start = addr & ~(PMD_SIZE - 1)
+    if start >> 21 in mm.pte_tables:
+        return False
     return start >= vma.vm_start and start + PMD_SIZE <= vma.vm_end
 
 

@@ -78,7 +78,7 @@ def faultin_page(vma: VmArea, address: int, gup_flags: int) -> int:
     if vma.vm_flags & VM_MAYBE_GUARD and page in mm.guard_pages:
         return -EFAULT
     file = vma.vm_file
-    if file is not None and not file.inode.shmem:
+    if file is not None:  # past i_size: VM_FAULT_SIGBUS (shmem too)
         offset = (vma.vm_pgoff << PAGE_SHIFT) + (page - vma.vm_start)
         if offset >= file.inode.size:
             return -EFAULT

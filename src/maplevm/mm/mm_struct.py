@@ -156,9 +156,17 @@ class MM:
             self.lazyfree_pages.difference_update(range(start >> PAGE_SHIFT, end >> PAGE_SHIFT))
 
     def drop_anon_pages(self, start: int, end: int) -> None:
+        """Zap the anonymous pages of ``[start, end)``.  A PMD block only partly zapped
+        keeps (or, for a THP, gets by splitting it) a page table of PTEs."""
         pages = self.anon_pages
         lo = bisect_left(pages, start >> PAGE_SHIFT)
         hi = bisect_left(pages, end >> PAGE_SHIFT)
+        if lo < hi:
+            for edge in (start, end):
+                if edge & (PMD_SIZE - 1):
+                    block = edge & ~(PMD_SIZE - 1)
+                    if self.has_anon_pages(block, block + PMD_SIZE):
+                        self.pte_tables.add(block >> PMD_SHIFT)
         if self.lazyfree_pages:
             self.lazyfree_pages.difference_update(pages[lo:hi])
         del pages[lo:hi]
