@@ -24,6 +24,12 @@ if TYPE_CHECKING:
     from maplevm.mm.mm_struct import MM
 
 
+def _loff_t(v: int) -> int:
+    """``v`` as a 64-bit signed ``loff_t`` (two's complement wrap)."""
+    v &= ULONG_MAX
+    return v - (1 << 64) if v >> 63 else v
+
+
 def __thp_get_unmapped_area(
     mm: MM,
     file: OpenFile | None,
@@ -38,12 +44,16 @@ def __thp_get_unmapped_area(
     from maplevm.mm.mmap import mm_get_unmapped_area_vmflags
     from maplevm.mm.trace import trace
 
-    off_end = off + length
-    off_align = (off + size - 1) // size * size
-    if off_end <= off_align or off_end - off_align < size:
+    # C types: off, off_end and off_align are loff_t (signed, wrapping); the differences
+    # and sums below are compared as unsigned long.  Near the top of the offset range
+    # round_up() wraps off_align negative and the checks pass: a one-page mapping at offset
+    # 0x7fffffffffffe000 is still PMD-aligned (gVisor MapSecondToLastPositivePage).
+    off_end = _loff_t(off + length)
+    off_align = _loff_t(((off - 1) | (size - 1)) + 1)
+    if off_end <= off_align or (off_end - off_align) & ULONG_MAX < size:
         return 0
     len_pad = length + size
-    if len_pad > ULONG_MAX or off + len_pad > (1 << 63) - 1:
+    if len_pad > ULONG_MAX or (off + len_pad) & ULONG_MAX < off & ULONG_MAX:
         return 0
     ret = mm_get_unmapped_area_vmflags(mm, file, addr, len_pad, off >> PAGE_SHIFT, flags, vm_flags)
     if ret < 0:

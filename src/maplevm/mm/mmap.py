@@ -472,7 +472,10 @@ def sys_brk(mm: MM, brk: int) -> int:
             mm.brk = origbrk
             return origbrk
         return brk
-    if check_brk_limits(mm, oldbrk, newbrk - oldbrk):
+    # unsigned long: brk(-1) aligns newbrk to 0, and the length wraps to a huge value
+    # that check_brk_limits() refuses (gVisor BrkSyscallReturnsOldBrkOnFailure).
+    length = (newbrk - oldbrk) & ULONG_MAX
+    if check_brk_limits(mm, oldbrk, length):
         return origbrk
     # Only check if the next VMA is within the stack_guard_gap of the expansion area.
     vmi = VmaIterator(mm, oldbrk)
@@ -480,11 +483,11 @@ def sys_brk(mm: MM, brk: int) -> int:
     if nxt is not None and newbrk + PAGE_SIZE > vm_start_gap(nxt):
         return origbrk
     brkvma = vma_prev_limit(vmi, mm.start_brk)
-    if do_brk_flags(vmi, brkvma, oldbrk, newbrk - oldbrk, 0) < 0:
+    if do_brk_flags(vmi, brkvma, oldbrk, length, 0) < 0:
         return origbrk
     mm.brk = brk
     if mm.def_flags & VM_LOCKED:
-        mm_populate(mm, oldbrk, newbrk - oldbrk)
+        mm_populate(mm, oldbrk, length)
     return brk
 
 
