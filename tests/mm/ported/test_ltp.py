@@ -1,0 +1,289 @@
+"""LTP (linux-test-project/ltp) testcases/kernel/syscalls/{mmap,mremap,munmap,mprotect,brk}
+and testcases/kernel/mem/vma, ported as operation scripts.
+
+Each test names its upstream file, replays the kernel's committed recording
+(``tests/fixtures/ported/ltp-*.jsonl``) and the model's run of the same script, and asserts
+on both what the LTP test checks.  docs/ported-tests.md lists what is not ported and why.
+"""
+
+from __future__ import annotations
+
+import errno
+
+from .support import PAGE, Run, on_both
+
+P = PAGE
+
+
+def test_mmap04_permissions_in_proc_maps() -> None:
+    """LTP syscalls/mmap/mmap04.c: after mmap(prot, flags) over the second page of a
+    2-page mapping of the other kind, /proc/self/maps shows exactly the permission bits."""
+    expected = [
+        p + k for p in ("---", "r--", "-w-", "rw-", "r-x", "-wx", "rwx") for k in ("p", "s")
+    ]
+
+    def expect(r: Run) -> None:
+        for case, perms in enumerate(expected):
+            addr2 = r.ok(3 * case + 1)
+            assert addr2 == r.ok(3 * case) + P
+            assert r.at(3 * case + 1, addr2).perms == perms, f"case {case}"
+            assert r.ok(3 * case + 2) == 0
+
+    on_both("ltp-mmap04", expect)
+
+
+def test_mmap06_einval() -> None:
+    """LTP syscalls/mmap/mmap06.c, the EINVAL cases: length 0, and flags with neither
+    MAP_PRIVATE nor MAP_SHARED (the EACCES cases need a write-only descriptor)."""
+
+    def expect(r: Run) -> None:
+        assert r.err(0) == errno.EINVAL
+        assert r.err(1) == errno.EINVAL
+        assert r.vmas(1) == r.vmas(-1)
+
+    on_both("ltp-mmap06", expect)
+
+
+def test_mmap08_ebadf() -> None:
+    """LTP syscalls/mmap/mmap08.c: mapping a descriptor that is not open fails with EBADF."""
+
+    def expect(r: Run) -> None:
+        assert r.err(0) == errno.EBADF
+
+    on_both("ltp-mmap08", expect)
+
+
+def test_mmap15_high_address() -> None:
+    """LTP syscalls/mmap/mmap15.c: a MAP_FIXED mapping at -page_size fails with ENOMEM or
+    EINVAL."""
+
+    def expect(r: Run) -> None:
+        assert r.err(0) in (errno.ENOMEM, errno.EINVAL)
+        assert r.vmas(0) == r.vmas(-1)
+
+    on_both("ltp-mmap15", expect)
+
+
+def test_mmap17_fixed_noreplace_eexist() -> None:
+    """LTP syscalls/mmap/mmap17.c: MAP_FIXED_NOREPLACE over a mapping fails with EEXIST."""
+
+    def expect(r: Run) -> None:
+        addr = r.ok(0)
+        assert r.err(1) == errno.EEXIST
+        assert r.vmas(1) == r.vmas(0)
+        assert r.at(1, addr).path == "$SCRATCH/file1_to_mmap"
+
+    on_both("ltp-mmap17", expect)
+
+
+def test_mmap18_growsdown() -> None:
+    """LTP syscalls/mmap/mmap18.c: a MAP_GROWSDOWN stack grows into free space below it
+    (grow_stack_success) but not within stack_guard_gap of another mapping: the thread
+    dies of SIGSEGV (grow_stack_fail)."""
+    stack = 8 * 0x4000
+    reserved = 256 * P + stack
+
+    def expect(r: Run) -> None:
+        # grow_stack_success(stack, 4 pages) and (stack, stack / 2): steps 0-3, 4-7
+        for first in (0, 4):
+            start = r.ok(first)
+            bottom = start + reserved - stack
+            assert r.ret(first + 3) == 0 and r.fault(first + 3) is None
+            vma = r.at(first + 3, bottom)
+            assert (vma.start, vma.end) == (bottom, start + reserved)
+            assert "gd" in (vma.vmflags or ())
+        # grow_stack_fail: steps 8-12 and 13-17
+        for first, mapped in ((8, 0x4000), (13, stack // 2)):
+            start = r.ok(first)
+            assert r.ok(first + 3) == start + reserved - stack
+            fault = r.fault(first + 4)
+            assert fault is not None and fault.signal == "SIGSEGV"
+            assert r.span(first + 4, start + reserved - 1) == (
+                start + reserved - mapped,
+                start + reserved,
+            )
+
+    on_both("ltp-mmap18", expect)
+
+
+def test_mmap20_shared_validate_unknown_flag() -> None:
+    """LTP syscalls/mmap/mmap20.c: MAP_SHARED_VALIDATE with an unknown flag (1 << 10)
+    fails with EOPNOTSUPP."""
+
+    def expect(r: Run) -> None:
+        assert r.err(0) == errno.EOPNOTSUPP
+
+    on_both("ltp-mmap20", expect)
+
+
+def test_mremap01_maymove_expansion() -> None:
+    """LTP syscalls/mremap/mremap01.c: MREMAP_MAYMOVE grows a 1000-page shared file
+    mapping to 2000 pages and the whole new area can be written."""
+
+    def expect(r: Run) -> None:
+        new = r.ok(1)
+        vma = r.at(1, new)
+        assert (vma.start, vma.end) == (new, new + 2000 * P)
+        assert vma.perms == "-w-s" and vma.path == "$SCRATCH/mremapfile"
+        assert r.ret(2) == 0 and r.fault(2) is None
+        assert r.ret(3) == 0 and r.fault(3) is None
+
+    on_both("ltp-mremap01", expect)
+
+
+def test_mremap02_unaligned_einval() -> None:
+    """LTP syscalls/mremap/mremap02.c: an unaligned old address fails with EINVAL."""
+
+    def expect(r: Run) -> None:
+        assert r.err(0) == errno.EINVAL
+
+    on_both("ltp-mremap02", expect)
+
+
+def test_mremap03_unmapped_efault() -> None:
+    """LTP syscalls/mremap/mremap03.c: an old address that is not mapped fails with
+    EFAULT."""
+
+    def expect(r: Run) -> None:
+        assert not r.is_mapped(1, r.ok(0))
+        assert r.err(2) == errno.EFAULT
+
+    on_both("ltp-mremap03", expect)
+
+
+def test_mremap04_no_maymove_enomem() -> None:
+    """LTP syscalls/mremap/mremap04.c: growing in place into used space without
+    MREMAP_MAYMOVE fails with ENOMEM (a shared anonymous mapping stands in for shmat())."""
+
+    def expect(r: Run) -> None:
+        assert r.err(1) == errno.ENOMEM
+        assert r.vmas(1) == r.vmas(0)
+
+    on_both("ltp-mremap04", expect)
+
+
+def test_mremap05_fixed() -> None:
+    """LTP syscalls/mremap/mremap05.c: MREMAP_FIXED without MREMAP_MAYMOVE, an unaligned
+    target, an overlapping target: EINVAL; MREMAP_FIXED|MREMAP_MAYMOVE moves the mapping
+    and its data to new_addr, replacing a mapping there."""
+
+    def expect(r: Run) -> None:
+        assert r.err(3) == errno.EINVAL
+        assert r.err(8) == errno.EINVAL
+        assert r.err(11) == errno.EINVAL
+        # mremap #1: moved into the hole at new_addr, with its written page
+        old, new = r.ok(13), r.ok(14)
+        assert r.ok(17) == new
+        assert not r.is_mapped(17, old)
+        assert r.at(17, new).anon
+        # mremap #2: the written mapping at new_addr is replaced
+        old, new = r.ok(19), r.ok(20)
+        assert r.ok(23) == new
+        assert not r.is_mapped(23, old)
+        assert r.at(23, new).anon
+
+    on_both("ltp-mremap05", expect)
+
+
+def test_mremap06_vm_pgoff_after_merge() -> None:
+    """LTP syscalls/mremap/mremap06.c (regression test for 7e7757876f25, "mm/mremap: fix
+    vm_pgoff in vma_merge() case 3"): after a page of a shared file mapping is moved away
+    and back, each page maps its own file offset (what the upstream data check reads),
+    with all pages compatible and with the third or the first made read-only."""
+
+    def expect(r: Run) -> None:
+        for first, back in ((0, 2), (4, 7), (9, 12)):
+            buf = r.ok(first)
+            assert r.ok(back) == buf + P
+            for page in range(3):
+                assert r.at(back, buf + page * P).file_offset(buf + page * P) == page * P
+
+    on_both("ltp-mremap06", expect)
+
+
+def test_munmap03_einval() -> None:
+    """LTP syscalls/munmap/munmap03.c: EINVAL for a range outside the address space, for
+    length 0 and for an unaligned address."""
+
+    def expect(r: Run) -> None:
+        addr = r.ok(0)
+        for step in (1, 2, 3):
+            assert r.err(step) == errno.EINVAL
+        assert r.span(3, addr) == (addr, addr + 2 * P)
+
+    on_both("ltp-munmap03", expect)
+
+
+def test_mprotect01_errors() -> None:
+    """LTP syscalls/mprotect/mprotect01.c: ENOMEM for unmapped memory at 0, EINVAL for an
+    unaligned address, EACCES for PROT_WRITE on a shared mapping of a read-only file."""
+
+    def expect(r: Run) -> None:
+        assert r.err(0) == errno.ENOMEM
+        assert r.err(2) == errno.EINVAL
+        assert r.err(4) == errno.EACCES
+        assert r.at(4, r.ok(3)).perms == "r--s"
+
+    on_both("ltp-mprotect01", expect)
+
+
+def test_mprotect05_split_and_merge() -> None:
+    """LTP syscalls/mprotect/mprotect05.c (bugzilla 217061): splitting a 5-page shared file
+    mapping with mprotect and making it uniform again succeeds, leaving one VMA."""
+
+    def expect(r: Run) -> None:
+        addr = r.ok(0)
+        assert [r.ret(i) for i in (1, 2, 3)] == [0, 0, 0]
+        assert len(r.vmas_in(2, addr, addr + 5 * P)) == 5
+        assert r.span(3, addr) == (addr, addr + 5 * P)
+        assert r.at(3, addr).perms == "r--s"
+        assert r.ok(4) == 0
+
+    on_both("ltp-mprotect05", expect)
+
+
+def test_brk01_exact_breaks() -> None:
+    """LTP syscalls/brk/brk01.c (syscall variant): brk() to cur + inc, cur and cur - inc,
+    11 times, returns exactly the requested break; the byte at the raised break is
+    writable."""
+    inc = 2 * P - 1
+
+    def expect(r: Run) -> None:
+        cur = r.ret(0)
+        for k in range(11):
+            step = 1 + 4 * k
+            assert r.ret(step) == cur + inc
+            assert r.ret(step + 1) == 0 and r.fault(step + 1) is None
+            assert r.ret(step + 2) == cur + inc
+            assert r.ret(step + 3) == cur
+
+    on_both("ltp-brk01", expect)
+
+
+def test_brk02_shrink_over_vmas() -> None:
+    """LTP syscalls/brk/brk02.c (syscall variant): grow the break by two pages, mprotect
+    the second so the heap is split, grow again, then brk back to the start: every call
+    succeeds and the heap is what it was."""
+
+    def expect(r: Run) -> None:
+        cur = r.ret(0)
+        assert [r.ret(i) for i in (1, 2, 4, 5)] == [cur + P, cur + 2 * P, cur + 3 * P, cur]
+        assert r.ret(3) == 0
+        assert len(r.vmas_in(4, cur - P, cur + 3 * P)) == 3
+        assert r.vmas(5) == r.vmas(-1)
+
+    on_both("ltp-brk02", expect)
+
+
+def test_vma01_fork_child_does_not_merge() -> None:
+    """LTP mem/vma/vma01.c: in a fork child, a new anonymous mapping next to a VMA copied
+    from the parent (with an anon_vma) does not merge with it; the two new neighbours of
+    each other do."""
+
+    def expect(r: Run) -> None:
+        base = r.ok(0)
+        assert r.span(4, base) == (base, base + 0x100000)
+        assert r.span(6, base) == (base, base + 0x100000)
+        assert r.span(6, base + 0x100000) == (base + 0x100000, base + 0x300000)
+
+    on_both("ltp-vma01", expect)
