@@ -17,22 +17,33 @@ def _num(text: str) -> int:
     return -int(text[1:], 16) if text.startswith("-") else int(text, 16)
 
 
-@dataclass(frozen=True, slots=True)
 class VmaLine:
-    """One VMA as smaps shows it: the maps line, its VmFlags and whether it has anon pages."""
+    """One VMA as smaps shows it: the maps line, its VmFlags and whether it has anon pages
+    (``start`` and ``end`` are parsed once, from the line)."""
 
-    line: str
-    vmflags: str
-    anon: bool
+    __slots__ = ("anon", "end", "line", "start", "vmflags")
 
-    @property
-    def start(self) -> int:
-        return int(self.line[: self.line.index("-")], 16)
+    def __init__(self, line: str, vmflags: str, anon: bool) -> None:
+        self.line = line
+        self.vmflags = vmflags
+        self.anon = anon
+        dash = line.index("-")
+        self.start = int(line[:dash], 16)
+        self.end = int(line[dash + 1 : line.index(" ", dash)], 16)
 
-    @property
-    def end(self) -> int:
-        dash = self.line.index("-")
-        return int(self.line[dash + 1 : self.line.index(" ")], 16)
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, VmaLine)
+            and self.line == other.line
+            and self.vmflags == other.vmflags
+            and self.anon == other.anon
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.line, self.vmflags, self.anon))
+
+    def __repr__(self) -> str:
+        return f"VmaLine({self.line!r}, {self.vmflags!r}, {self.anon!r})"
 
 
 # A maps change: a removal (the VMA starting at this address) or a new/replaced VMA.

@@ -45,7 +45,6 @@ from maplevm.mm.profile import KernelProfile
 from maplevm.mm.seed import mm_from_entries
 from maplevm.mm.trace import Tracer
 from maplevm.mm.vm_area import Inode, OpenFile, VmArea, anon_vma_prepare
-from maplevm.mm.vma_iter import VmaIterator, for_each_vma_range
 from maplevm.scenario.format import Header
 from maplevm.trace.events import Edit, VmaLine
 from maplevm.trace.format import MM_KINDS, Trace, TraceStep
@@ -184,7 +183,7 @@ class Space:
         # model ranges changed since the last check (None: anything may have changed)
         self.dirty: list[Range] | None = []
         self.last_step: int | None = None
-        self.last_call = ""
+        self.last_call: TraceStep | str | None = None
         self.needs_resync = False
         self.pending_after: Divergence | None = None
 
@@ -227,13 +226,25 @@ class Space:
     # -- the model's side ----------------------------------------------------------------
 
     def model_rows(self, lo: int, hi: int) -> list[Row]:
-        vmi = VmaIterator(self.mm, max(lo - 1, 0))
+        # every VMA meeting [lo - 1, hi]: touching neighbours included, as in kernel_rows
         return [
-            (maps_line(v), vmflags_text(v.vm_flags)) for v in for_each_vma_range(vmi, hi + 1)
+            (maps_line(v), _flags_text(v.vm_flags))
+            for _first, _last, v in self.mm.mm_mt.items(max(lo - 1, 0), hi)
         ]
 
     def model_all(self) -> list[Row]:
         return [(line, flags) for line, flags, _anon in smaps_entries(self.mm)]
+
+
+_FLAGS_TEXT: dict[int, str] = {}
+
+
+def _flags_text(flags: int) -> str:
+    """``vmflags_text()``, memoised: a replay asks for the same few values all the time."""
+    text = _FLAGS_TEXT.get(flags)
+    if text is None:
+        text = _FLAGS_TEXT[flags] = vmflags_text(flags)
+    return text
 
 
 def _merge_ranges(ranges: list[Range]) -> list[Range]:
@@ -244,6 +255,12 @@ def _merge_ranges(ranges: list[Range]) -> list[Range]:
         else:
             out.append((lo, hi))
     return out
+
+
+def _call_text(call: TraceStep | str | None) -> str:
+    if call is None or isinstance(call, str):
+        return call or ""
+    return describe(call)
 
 
 def _row_text(row: Row) -> str:
@@ -353,9 +370,13 @@ class Replayer:
         from maplevm.mm.mmap import find_vma
 
         for edit in edits:
-            if isinstance(edit, int):
+            # only anonymous pages and stack growth (a "gd" VMA) need replaying
+            if isinstance(edit, int) or not (edit.anon or " gd" in edit.vmflags):
                 continue
             start, end = edit.start, edit.end
+            if edit.anon and mm.has_anon_pages(start, end):
+                # the model has pages there, so the VMA holding them has its anon_vma
+                continue
             vma: VmArea | None = find_vma(mm, start)
             if vma is None:
                 continue
@@ -417,7 +438,7 @@ class Replayer:
                 step=where,
                 field="maps",
                 pid=step.pid,
-                call=space.last_call or "(page faults before this call)",
+                call=_call_text(space.last_call) or "(page faults before this call)",
                 kernel=None,
                 model=None,
                 kernel_maps=[_row_text(r) for r in kernel],
@@ -650,7 +671,6 @@ class Replayer:
         finally:
             mm.tracer = None
         kret = step.ret
-        call = describe(step)
         if tracer is not None:
             self.explained = {
                 "step": step,
@@ -684,7 +704,7 @@ class Replayer:
         else:
             space.dirty.extend(dirty)
         space.last_step = step.index
-        space.last_call = call
+        space.last_call = step
         if model_ret is not None and model_ret != kret:
             addrs = [x for x in (kret, model_ret) if x > 0]
             for key in ("addr", "old_addr", "new_addr"):
@@ -696,7 +716,7 @@ class Replayer:
                 step.index,
                 "ret",
                 step.pid,
-                call,
+                describe(step),
                 kret,
                 model_ret,
                 kernel_maps=_around(rows, addrs),
