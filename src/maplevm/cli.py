@@ -19,6 +19,7 @@ COMMAND_MODULES: list[str] = [
     "maplevm.kernel.cli",
     "maplevm.kernel.ktree_cli",
     "maplevm.verify",
+    "maplevm.trace.cli",
     "maplevm.demo",
 ]
 

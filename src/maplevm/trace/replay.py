@@ -257,6 +257,22 @@ def _merge_ranges(ranges: list[Range]) -> list[Range]:
     return out
 
 
+def _same(kernel: list[Row], model: list[Row]) -> bool:
+    """Equal maps lines, and equal VmFlags where the kernel's are known (strace logs and
+    plain maps files have none)."""
+    if kernel == model:
+        return True
+    if len(kernel) != len(model):
+        return False
+    return all(k[0] == m[0] and (not k[1] or k[1] == m[1]) for k, m in zip(kernel, model))
+
+
+def _blank_unknown(kernel: list[Row], model: list[Row]) -> list[Row]:
+    """The model's rows with VmFlags hidden where the kernel's are unknown (for diffs)."""
+    known = {k[0] for k in kernel if k[1]}
+    return [(m[0], m[1] if m[0] in known or not kernel else "") for m in model]
+
+
 def _call_text(call: TraceStep | str | None) -> str:
     if call is None or isinstance(call, str):
         return call or ""
@@ -429,9 +445,10 @@ class Replayer:
             addrs = [a for a in (pending.kernel, pending.model) if isinstance(a, int) and a > 0]
             rows = [(v.line, v.vmflags) for v in space.kernel_lines()]
             pending.detail += "\n  kernel after:\n    " + "\n    ".join(_around(rows, addrs))
-        if kernel == model:
+        if _same(kernel, model):
             self.result.checks_equal += 1
             return
+        model = _blank_unknown(kernel, model)
         where = space.last_step if space.last_step is not None else step.index
         self._diverge(
             Divergence(
@@ -498,8 +515,8 @@ class Replayer:
     def _final(self, space: Space, step: TraceStep) -> None:
         kernel = [(v.line, v.vmflags) for v in space.kernel_lines()]
         model = space.model_all()
-        same = kernel == model
-        diff = [] if same else _diff(kernel, model)
+        same = _same(kernel, model)
+        diff = [] if same else _diff(kernel, _blank_unknown(kernel, model))
         self.result.finals.append(FinalCheck(step.pid, step.index, same, len(kernel), diff))
         if not same:
             self._diverge(
@@ -585,6 +602,10 @@ class Replayer:
         profile = self._profile(step.process)
         vmas = step.snapshot or []
         mm = self._seed(vmas, step.args, profile)
+        base = self.trace.info.get("mmap_base")
+        if base and step.pid == 1 and step.index == 0:
+            # a layout recorded with ASLR on (strace logs): mmap_base as the maps show it
+            mm.mmap_base = int(base)
         space = Space(mm, vmas)
         proc.space = space
         proc.fds = dict(proc.fds)  # exec unshares the file table
@@ -593,7 +614,7 @@ class Replayer:
         kernel = [(v.line, v.vmflags) for v in vmas]
         model = space.model_all()
         self.result.checks += 1
-        if kernel == model:
+        if _same(kernel, model):
             self.result.checks_equal += 1
         else:
             self._diverge(
