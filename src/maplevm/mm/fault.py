@@ -58,7 +58,7 @@ def thp_eligible(mm: MM, vma: VmArea, addr: int) -> bool:
     if prof.thp_enabled == "madvise" and not vma.vm_flags & VM_HUGEPAGE:
         return False
     start = addr & ~(PMD_SIZE - 1)
-    if start >> 21 in mm.pte_tables:
+    if not mm.pmd_none(start):
         return False
     return start >= vma.vm_start and start + PMD_SIZE <= vma.vm_end
 
@@ -106,8 +106,14 @@ def fault_result(mm: MM, addr: int, write: bool) -> tuple[int, str | None]:
         offset = (vma.vm_pgoff << 12) + (page - vma.vm_start)
         if offset >= vma.vm_file.inode.size:
             return SIGBUS, "BUS_ADRERR"
-    if (flags & VM_SHARED or not write) and not thp_eligible(mm, vma, addr):
-        mm.note_pte_tables(page, page + PAGE_SIZE)  # a PTE now maps the page (or zero page)
+    if flags & VM_SHARED or not write:
+        if thp_eligible(mm, vma, addr):
+            # do_huge_pmd_anonymous_page(): an anon_vma even for a read, which maps the
+            # huge zero page (a later write fault splits it and takes one 4 KiB page).
+            anon_vma_prepare(vma)
+            mm.huge_zero_pmds.add(addr >> 21)
+        else:
+            mm.note_pte_tables(page, page + PAGE_SIZE)  # a PTE maps the page (or zero page)
     if flags & VM_SHARED:
         return 0, None
     if write:

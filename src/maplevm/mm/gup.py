@@ -38,6 +38,8 @@ EINVAL = errno.EINVAL
 ENOMEM = errno.ENOMEM
 
 # gup_flags (include/linux/mm_types.h, mm/internal.h): only those that change decisions.
+PMD_SHIFT = 21
+
 FOLL_WRITE = 0x01
 FOLL_FORCE = 0x10
 FOLL_MADV_POPULATE = 1 << 20
@@ -89,7 +91,10 @@ def faultin_page(vma: VmArea, address: int, gup_flags: int) -> int:
             mm.add_anon_pages(start, start + PMD_SIZE)
         else:
             mm.add_anon_pages(page, page + PAGE_SIZE)
-    elif not thp_eligible(mm, vma, page):
+    elif thp_eligible(mm, vma, page):
+        anon_vma_prepare(vma)  # do_huge_pmd_anonymous_page(): the huge zero page
+        mm.huge_zero_pmds.add(page >> PMD_SHIFT)
+    else:
         mm.note_pte_tables(page, page + PAGE_SIZE)  # the zero page or a page-cache page
     return 0
 

@@ -3,11 +3,12 @@
 
 What the model can see of a collapse is its result (0 or an errno) and that the whole PMD
 block becomes anonymous memory.  ``hpage_collapse_scan_pmd()`` is reduced to what decides
-that on the reference kernel (6.18, observed) for anonymous memory: a block already backed by a PMD-mapped THP
-(all its pages present) counts as done; a block without a page table of PTEs fails with
-SCAN_PMD_NULL (EINVAL); a block holding a guard marker fails with SCAN_PTE_NON_PRESENT
-(EINVAL); any other block with a page table collapses, even one whose PTEs are all empty or
-map the zero page, and then holds 512 anonymous pages.
+that on the reference kernel (6.18, observed) for anonymous memory: a block already backed
+by a PMD-mapped THP (all its pages present) or by the huge zero page counts as done; a
+block without a page table of PTEs fails with SCAN_PMD_NULL (EINVAL); a block holding a
+guard marker fails with SCAN_PTE_NON_PRESENT (EINVAL); any other block with a page table
+collapses, even one whose PTEs are all empty or map the zero page, and then holds 512
+anonymous pages.  Shared anonymous memory (shmem) collapses when the block was faulted.
 
 The background khugepaged thread (which may collapse MADV_HUGEPAGE ranges on its own
 after ``scan_sleep_millisecs``) is not modelled.
@@ -89,6 +90,8 @@ def hpage_collapse_scan_pmd(vma: VmArea, address: int) -> int:
     end = address + PMD_SIZE
     if len(mm.anon_pages_in(address, end)) == HPAGE_PMD_NR:
         return SCAN_PMD_MAPPED
+    if address >> PMD_SHIFT in mm.huge_zero_pmds:
+        return SCAN_PMD_MAPPED  # the huge zero page is pmd_trans_huge(): nothing to do
     has_table = address >> PMD_SHIFT in mm.pte_tables or mm.has_anon_pages(address, end)
     if not has_table:
         return SCAN_PMD_NULL

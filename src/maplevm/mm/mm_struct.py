@@ -61,6 +61,8 @@ class MM:
         # tracks them (single-page faults, guard markers, moved pages): MADV_COLLAPSE can
         # collapse only those.  Dropped when an unmap frees the page tables.
         self.pte_tables: set[int] = set()
+        # PMD blocks mapped by the huge zero page (a read fault where a THP could go).
+        self.huge_zero_pmds: set[int] = set()
         self._inodes = count(1 << 20)  # clear of inode numbers seeded from /proc
         self.tracer: Tracer | None = None
 
@@ -152,6 +154,10 @@ class MM:
         pages[lo:hi] = range(start >> PAGE_SHIFT, end >> PAGE_SHIFT)
         if end - start != PMD_SIZE or start & (PMD_SIZE - 1):
             self.note_pte_tables(start, end)  # not one PMD-mapped THP: PTEs
+        if self.huge_zero_pmds:  # a write into the huge zero page splits it
+            self.huge_zero_pmds.difference_update(
+                range(start >> PMD_SHIFT, ((end - 1) >> PMD_SHIFT) + 1)
+            )
         if self.lazyfree_pages:
             self.lazyfree_pages.difference_update(range(start >> PAGE_SHIFT, end >> PAGE_SHIFT))
 
@@ -161,6 +167,13 @@ class MM:
         pages = self.anon_pages
         lo = bisect_left(pages, start >> PAGE_SHIFT)
         hi = bisect_left(pages, end >> PAGE_SHIFT)
+        if self.huge_zero_pmds and end > start:
+            for block in range(start >> PMD_SHIFT, ((end - 1) >> PMD_SHIFT) + 1):
+                if block in self.huge_zero_pmds:
+                    self.huge_zero_pmds.discard(block)
+                    first = block << PMD_SHIFT
+                    if first < start or first + PMD_SIZE > end:
+                        self.pte_tables.add(block)  # split_huge_pmd(): PTEs of zero pages
         if lo < hi:
             for edge in (start, end):
                 if edge & (PMD_SIZE - 1):
@@ -189,6 +202,14 @@ class MM:
         last = ceiling >> PMD_SHIFT
         if self.pte_tables and first < last:
             self.pte_tables -= {b for b in self.pte_tables if first <= b < last}
+        if self.huge_zero_pmds and first < last:
+            self.huge_zero_pmds -= {b for b in self.huge_zero_pmds if first <= b < last}
+
+    def pmd_none(self, addr: int) -> bool:
+        """Is the PMD entry of ``addr``'s block empty (no PTE table, no huge mapping of
+        the zero page)?  Blocks fully backed by a THP are recognised by their pages."""
+        block = addr >> PMD_SHIFT
+        return block not in self.pte_tables and block not in self.huge_zero_pmds
 
     def drop_guard_pages(self, start: int, end: int) -> None:
         """Remove the guard markers of ``[start, end)`` (unmapping drops them; zapping
