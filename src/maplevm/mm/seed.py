@@ -70,7 +70,8 @@ def _guess_flags(perms: str, name: str, has_file: bool) -> int:
         flags = VM_READ | VM_MAYREAD | VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP
     elif name == "[vdso]":
         flags = VM_READ | VM_EXEC | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_DONTEXPAND
-    elif not has_file and perms[1] == "w" and perms[3] == "p":
+    elif perms[1] == "w" and perms[3] == "p":
+        # accountable_mapping(): private writable memory, file-backed or not
         flags |= VM_ACCOUNT
     return flags
 

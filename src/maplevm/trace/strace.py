@@ -36,7 +36,7 @@ _PREFIX = re.compile(r"^(?:\[pid\s+)?(\d+)\]?\s+")
 _TIME = re.compile(r"^(?:\d\d:\d\d:\d\d(?:\.\d+)?|\d+\.\d+)\s+")
 _CALL = re.compile(r"^([a-z_0-9]+)\((.*)$")
 _RESUMED = re.compile(r"^<\.\.\. ([a-z_0-9]+) resumed>(.*)$")
-_RET = re.compile(r"\)\s+=\s+(-?\d+|0x[0-9a-f]+|\?)(?:\s+([A-Z][A-Z0-9_]*))?.*$")
+_RET = re.compile(r"\)\s+=\s+(0x[0-9a-f]+|-?\d+|\?)(?:\s+([A-Z][A-Z0-9_]*))?.*$")
 _EXIT = re.compile(r"^\+\+\+ (?:exited with (\d+)|killed by (SIG[A-Z0-9]+)) .*\+\+\+$")
 _NAMED_FLAGS = {
     "MAP": fl.MAP,
@@ -152,24 +152,40 @@ def _ret(text: str, err: str | None) -> int:
 
 
 def _file_facts(path: str) -> dict[str, Any]:
-    """What this machine knows about a path (the log came from here, usually)."""
+    """What this machine knows about a path (the log came from here, usually): maps shows
+    the resolved path (/lib/x/libc.so.6 is /usr/lib/x/libc.so.6 here), device and inode."""
     try:
         st = os.stat(path)
-        sf = os.statvfs(path)
-        _ = sf
     except OSError:
-        return {"dev": "00:00", "inode": 0, "size": 0, "fs": "ext4"}
+        return {"path": path, "dev": "00:00", "inode": 0, "size": 0, "fs": "ext4"}
     dev = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}"
     fs = sysinfo.filesystem_of(path) if stat.S_ISREG(st.st_mode) else "unknown"
-    return {"dev": dev, "inode": st.st_ino, "size": st.st_size, "fs": fs}
+    real = os.path.realpath(path)
+    return {"path": real, "dev": dev, "inode": st.st_ino, "size": st.st_size, "fs": fs}
 
 
 def read_maps_file(path: str | Path) -> list[VmaLine]:
-    """A maps or smaps file as VMAs (VmFlags empty when it is a plain maps file)."""
+    """A maps or smaps file as VMAs.
+
+    A plain maps file has no VmFlags (left empty: the model guesses them) and no anonymous
+    page counts: private writable file mappings and [stack] are taken to hold anonymous
+    pages, as they do when exec has just built them (the ELF loader zeroes the end of the
+    last data page, the kernel writes argv and the environment on the stack).
+    """
     text = Path(path).read_text(encoding="utf-8", errors="surrogateescape")
     if "VmFlags:" in text:
         return parse_smaps_vmas(text)
-    return [VmaLine(ln, "", False) for ln in text.splitlines() if ln.strip() and "-" in ln[:20]]
+    out: list[VmaLine] = []
+    for ln in text.splitlines():
+        if not ln.strip() or "-" not in ln[:20]:
+            continue
+        parts = ln.split(None, 5)
+        name = parts[5].strip() if len(parts) > 5 else ""
+        anon = name == "[stack]" or (parts[1].endswith("w-p") or parts[1] == "rw-p") and (
+            int(parts[4]) != 0
+        )
+        out.append(VmaLine(ln, "", anon))
+    return out
 
 
 class _Reader:
@@ -259,7 +275,8 @@ class _Reader:
             flags = value(args[2] if name in ("openat",) and len(args) > 2 else "0")
             facts = _file_facts(path)
             files[ret] = path
-            a: Args = {"fd": ret, "path": path[:1000], **facts}
+            a: Args = {"fd": ret, **facts}
+            a["path"] = str(a["path"])[:1000]
             a["access"] = {0: "r", 1: "w", 2: "rw"}.get(flags & 3, "rw")
             self._step(pid, "open", a, ret)
             return
@@ -277,6 +294,9 @@ class _Reader:
             return
         if name == "execve" and ret == 0:
             self.seen_process_calls = True
+            if not self.command and p == 1:
+                argv = args[1] if len(args) > 1 else ""
+                self.command = [_string(x) for x in split_args(argv.strip("[]"))]
             return
         if name == "prctl":
             if not args or args[0] not in ("PR_SET_VMA", hex(fl.PR_SET_VMA)):
