@@ -66,6 +66,17 @@ class Run:
         self.side = side
         self.rec = rec
 
+    def step(self, label: str) -> int:
+        """The index of the one step whose note starts with ``label`` (scripts label the
+        steps their tests look at, e.g. ``"seal: munmap"``)."""
+        found = [
+            s.index
+            for s in self.rec.steps
+            if s.op.note is not None and (s.op.note == label or s.op.note.startswith(label + ":"))
+        ]
+        assert len(found) == 1, f"{len(found)} steps labelled {label!r}"
+        return found[0]
+
     def ret(self, i: int) -> int:
         """Step i's raw return value (an address, 0, -errno, or the break for brk)."""
         return self.rec.steps[i].ret

@@ -643,3 +643,212 @@ def test_brk_returns_old_brk_on_failure() -> None:
         assert r.vmas(1) == r.vmas(0)
 
     on_both("gvisor-brk-syscall-returns-old-brk-on-failure", expect)
+
+
+# -- mlock.cc (IsPageMlocked is msync(MS_INVALIDATE) failing with EBUSY, i.e. VM_LOCKED:
+# -- the "lo" VmFlag of the VMA) ---------------------------------------------------------------
+
+
+def _locked(r: Run, step: int, addr: int) -> bool:
+    return "lo" in (r.at(step, addr).vmflags or ())
+
+
+def test_mlock_basic() -> None:
+    """gVisor mlock.cc MlockTest.Basic."""
+
+    def expect(r: Run) -> None:
+        addr = r.ok(0)
+        assert not _locked(r, 0, addr)
+        assert r.ret(1) == 0 and _locked(r, 1, addr)
+
+    on_both("gvisor-mlock-basic", expect)
+
+
+def test_mlock_prot_none() -> None:
+    """gVisor mlock.cc MlockTest.ProtNone: ENOMEM (the page cannot be populated), but the
+    page counts as locked."""
+
+    def expect(r: Run) -> None:
+        addr = r.ok(0)
+        assert r.err(1) == errno.ENOMEM
+        assert _locked(r, 1, addr)
+
+    on_both("gvisor-mlock-prot-none", expect)
+
+
+def test_mlock_madvise_dontneed() -> None:
+    """gVisor mlock.cc MlockTest.MadviseDontneed: EINVAL on locked memory."""
+
+    def expect(r: Run) -> None:
+        assert r.ret(1) == 0
+        assert r.err(2) == errno.EINVAL
+
+    on_both("gvisor-mlock-madvise-dontneed", expect)
+
+
+def test_mlock_fork() -> None:
+    """gVisor mlock.cc MlockTest.Fork: locked in the parent, not in the fork child."""
+
+    def expect(r: Run) -> None:
+        addr = r.ok(0)
+        assert _locked(r, 1, addr)
+        assert not _locked(r, 2, addr)
+
+    on_both("gvisor-mlock-fork", expect)
+
+
+def test_munlock() -> None:
+    """gVisor mlock.cc MunlockTest.Basic and NotLocked."""
+
+    def basic(r: Run) -> None:
+        addr = r.ok(0)
+        assert _locked(r, 1, addr)
+        assert r.ret(2) == 0 and not _locked(r, 2, addr)
+
+    def not_locked(r: Run) -> None:
+        addr = r.ok(0)
+        assert r.ret(1) == 0 and not _locked(r, 1, addr)
+
+    on_both("gvisor-munlock-basic", basic)
+    on_both("gvisor-munlock-not-locked", not_locked)
+
+
+def test_mlockall_future() -> None:
+    """gVisor mlock.cc MlockallTest.Future: mappings made after mlockall(MCL_FUTURE) are
+    locked; munlockall() unlocks them and new mappings are not locked."""
+
+    def expect(r: Run) -> None:
+        m1 = r.ok(r.step("mapping"))
+        assert r.ret(1) == 0 and not _locked(r, 1, m1)
+        m2 = r.ok(r.step("mapping2"))
+        assert _locked(r, 2, m2)
+        assert r.ret(3) == 0
+        m3 = r.ok(r.step("mapping3"))
+        assert not _locked(r, 4, m2) and not _locked(r, 4, m3)
+
+    on_both("gvisor-mlockall-future", expect)
+
+
+def test_munlockall_basic() -> None:
+    """gVisor mlock.cc MunlockallTest.Basic: a MAP_LOCKED mapping, unlocked by
+    munlockall()."""
+
+    def expect(r: Run) -> None:
+        addr = r.ok(0)
+        assert _locked(r, 0, addr)
+        assert r.ret(1) == 0 and not _locked(r, 1, addr)
+
+    on_both("gvisor-munlockall-basic", expect)
+
+
+@pytest.mark.parametrize("name", ["gvisor-mlock2-no-flags", "gvisor-mlock2-mlock-onfault"])
+def test_mlock2_locks(name: str) -> None:
+    """gVisor mlock.cc Mlock2Test.NoFlags and MlockOnfault: mlock2 locks the page."""
+
+    def expect(r: Run) -> None:
+        addr = r.ok(0)
+        assert r.ret(1) == 0 and _locked(r, 1, addr)
+
+    on_both(name, expect)
+
+
+def test_mlock2_unknown_flags() -> None:
+    """gVisor mlock.cc Mlock2Test.UnknownFlags: mlock2(~0) fails with EINVAL."""
+    _fails("gvisor-mlock2-unknown-flags", errno.EINVAL, 1)
+
+
+def test_map_locked_basic() -> None:
+    """gVisor mlock.cc MapLockedTest.Basic: MAP_LOCKED locks, munlock unlocks."""
+
+    def expect(r: Run) -> None:
+        addr = r.ok(0)
+        assert _locked(r, 0, addr)
+        assert r.ret(1) == 0 and not _locked(r, 1, addr)
+
+    on_both("gvisor-map-locked-basic", expect)
+
+
+def test_mremap_locked_basic() -> None:
+    """gVisor mlock.cc MremapLockedTest.Basic: the grown mapping is still locked."""
+
+    def expect(r: Run) -> None:
+        addr = r.ok(1)
+        assert r.span(1, addr) == (addr, addr + 2 * P)
+        assert _locked(r, 1, addr)
+
+    on_both("gvisor-mremap-locked-basic", expect)
+
+
+# -- madvise.cc ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "step", "dropped"),
+    [
+        ("gvisor-madvise-dontneed-zeros-private-anon-page", 2, True),
+        ("gvisor-madvise-dontneed-zeros-cow-anon-page-in-caller-only", 3, True),
+        ("gvisor-madvise-dontneed-cleans-private-file-page", 2, True),
+        ("gvisor-madvise-dontneed-does-not-modify-shared-anon-page", 2, False),
+        ("gvisor-madvise-dontneed-does-not-modify-shared-file-page", 2, False),
+        ("gvisor-madvise-dontneed-ignores-permissions", 1, False),
+    ],
+)
+def test_madvise_dontneed(name: str, step: int, dropped: bool) -> None:
+    """gVisor madvise.cc MadviseDontneedTest.ZerosPrivateAnonPage,
+    ZerosCOWAnonPageInCallerOnly (the child's side), CleansPrivateFilePage: MADV_DONTNEED
+    drops the private (anonymous or COW) page, so it reads as zero or as the file again;
+    DoesNotModifySharedAnonPage, DoesNotModifySharedFilePage, IgnoresPermissions: the call
+    succeeds (shared data is kept, which the anon-pages bit cannot show)."""
+
+    def expect(r: Run) -> None:
+        addr = r.ok(0)
+        assert r.ret(step) == 0
+        if dropped:
+            assert r.at(step - 1, addr).anon is True
+            assert r.at(step, addr).anon is False
+
+    on_both(name, expect)
+
+
+def test_madvise_dontfork_address_length() -> None:
+    """gVisor madvise.cc MadviseDontforkTest.AddressLength."""
+
+    def expect(r: Run) -> None:
+        addr = r.ok(0)
+        assert r.err(r.step("addr + 1")) == errno.EINVAL
+        assert r.ret(r.step("length 0")) == 0
+        assert "dc" not in (r.at(r.step("length 0"), addr).vmflags or ())
+        assert r.err(r.step("badlen")) == errno.EINVAL
+        assert r.ret(r.step("length 1")) == 0
+        assert "dc" in (r.at(r.step("length 1"), addr).vmflags or ())
+        assert r.ret(r.step("length page")) == 0
+
+    on_both("gvisor-madvise-dontfork-address-length", expect)
+
+
+def test_madvise_dontfork_shared() -> None:
+    """gVisor madvise.cc MadviseDontforkTest.DontforkShared: in the child the first page is
+    mapped and writable, the MADV_DONTFORK page is not mapped."""
+
+    def expect(r: Run) -> None:
+        addr = r.ok(0)
+        fork = r.step("fork")
+        assert r.is_mapped(fork, addr) and not r.is_mapped(fork, addr + P)
+        _completes(r, r.step("child writes ms1"))
+
+    on_both("gvisor-madvise-dontfork-shared", expect)
+
+
+def test_madvise_dontfork_anon_private() -> None:
+    """gVisor madvise.cc MadviseDontforkTest.DontforkAnonPrivate: in the child the first and
+    third pages are mapped with their data, the MADV_DONTFORK middle page is not."""
+
+    def expect(r: Run) -> None:
+        addr = r.ok(0)
+        fork = r.step("fork")
+        assert r.at(fork, addr).anon and r.at(fork, addr + 2 * P).anon
+        assert not r.is_mapped(fork, addr + P)
+        _completes(r, r.step("child writes mp1"))
+        _completes(r, r.step("child writes mp3"))
+
+    on_both("gvisor-madvise-dontfork-anon-private", expect)

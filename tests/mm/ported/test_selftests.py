@@ -280,3 +280,189 @@ def test_mremap_dontunmap_partial_mapping_overwrite() -> None:
         assert all(r.is_mapped(4, src + k * P) for k in range(5))
 
     on_both("selftests-mremap-dontunmap-partial-mapping-overwrite", expect)
+
+
+# -- mseal_test.c ------------------------------------------------------------------------------
+#
+# Each test function with a ``bool seal`` parameter runs both variants in one script: seal=false
+# first, then seal=true behind a one-page PROT_NONE fence (so the variants' mappings cannot
+# merge).  Steps are labelled "<variant> <what>".  OK: the call succeeds; FAIL: it fails (the
+# selftest only checks ret < 0); an errno: it fails with that errno.
+
+OK, FAIL = "ok", "fail"
+Expect = str | int
+
+
+def _check(r: Run, label: str, want: Expect) -> None:
+    step = r.step(label)
+    if want == OK:
+        r.ok(step)
+    elif want == FAIL:
+        r.err(step)
+    else:
+        assert r.err(step) == want, label
+
+
+def _variants(cases: dict[str, tuple[Expect, Expect]]) -> dict[str, Expect]:
+    """``{what: (unsealed, sealed)}`` -> ``{"noseal what": .., "seal what": ..}``."""
+    out: dict[str, Expect] = {}
+    for what, (unsealed, sealed) in cases.items():
+        out[f"noseal {what}"] = unsealed
+        out[f"seal {what}"] = sealed
+    return out
+
+
+MSEAL_CASES: dict[str, dict[str, Expect]] = {
+    "addseal": {"seal": OK},
+    "unmapped-start": {"mprotect": FAIL, "mseal": FAIL, "mseal last 2": OK},
+    "unmapped-middle": {"mprotect": FAIL, "mseal": FAIL, "mseal first": OK, "mseal last": OK},
+    "unmapped-end": {"mprotect": FAIL, "mseal": FAIL, "mseal first 2": OK},
+    "multiple-vmas": {"seal": OK},
+    "split-start": {"seal first": OK, "seal rest": OK},
+    "split-end": {"seal last": OK, "seal first 3": OK},
+    "invalid-input": {
+        "flag 0x20": FAIL,
+        "unaligned": FAIL,
+        "too long": FAIL,
+        "overflow": FAIL,
+        "before the start": FAIL,
+    },
+    "zero-length": {"mprotect 0": OK, "mseal 0": OK, "not sealed": OK},
+    "zero-address": {"at 0": OK, "seal": OK, "mprotect": FAIL},
+    "twice": {"seal 1": OK, "seal 2": OK},
+    "mprotect": _variants({"mprotect": (OK, FAIL)}),
+    "start-mprotect": _variants({"mprotect first": (OK, FAIL), "mprotect rest": (OK, OK)}),
+    "end-mprotect": _variants({"mprotect first": (OK, OK), "mprotect rest": (OK, FAIL)}),
+    "mprotect-unalign-len": _variants({"mprotect first 2": (OK, FAIL), "mprotect third": (OK, OK)}),
+    "mprotect-unalign-len-variant-2": _variants(
+        {"mprotect first 3": (OK, FAIL), "mprotect fourth": (OK, OK)}
+    ),
+    "mprotect-two-vma": _variants(
+        {"mprotect first vma": (OK, FAIL), "mprotect second vma": (OK, FAIL)}
+    ),
+    "mprotect-two-vma-with-split": _variants(
+        {
+            "mprotect first": (OK, OK),
+            "mprotect second": (OK, FAIL),
+            "mprotect third": (OK, FAIL),
+            "mprotect fourth": (OK, OK),
+        }
+    ),
+    "mprotect-partial-mprotect": _variants({"mprotect first 2": (OK, FAIL)}),
+    "mprotect-two-vma-with-gap": _variants(
+        {
+            "mprotect across the hole": (FAIL, FAIL),
+            "mseal across the hole": (FAIL, FAIL),
+            "mprotect first": (OK, OK),
+            "mprotect last": (OK, OK),
+        }
+    ),
+    "mprotect-merge": _variants({"mprotect first 2": (OK, FAIL), "mprotect last 2": (OK, OK)}),
+    "mprotect-split": _variants({"mprotect first 2": (OK, FAIL), "mprotect last 2": (OK, FAIL)}),
+    "munmap": _variants({"munmap": (OK, FAIL)}),
+    "munmap-two-vma": _variants({"munmap first 2": (OK, FAIL), "munmap middle 2": (OK, FAIL)}),
+    "munmap-vma-with-gap": {
+        "seal mseal across the hole": FAIL,
+        **_variants({"munmap first": (OK, OK), "munmap third": (OK, OK), "munmap all": (OK, OK)}),
+    },
+    "munmap-start-freed": _variants({"munmap all": (OK, FAIL)}),
+    "munmap-middle-freed": _variants({"munmap all": (OK, FAIL)}),
+    "munmap-end-freed": _variants({"munmap all": (OK, FAIL)}),
+    "mremap-shrink": _variants({"mremap shrink": (OK, errno.EPERM)}),
+    "mremap-expand": _variants({"mremap expand": (OK, errno.EPERM)}),
+    "mremap-move": _variants({"mremap move": (OK, errno.EPERM)}),
+    "mremap-shrink-fixed": _variants({"mremap": (OK, errno.EPERM)}),
+    "mremap-expand-fixed": _variants({"mremap": (OK, errno.EPERM)}),
+    "mremap-move-fixed": _variants({"mremap": (OK, errno.EPERM)}),
+    "mremap-move-fixed-zero": _variants({"mremap to 0": (OK, errno.EPERM)}),
+    "mremap-move-dontunmap": _variants({"mremap dontunmap": (OK, errno.EPERM)}),
+    "mremap-move-dontunmap-anyaddr": _variants({"mremap dontunmap": (OK, errno.EPERM)}),
+    "madvise-nodiscard": _variants({"madvise random": (OK, OK), "munmap": (OK, FAIL)}),
+    "discard-ro-anon": _variants({"madvise dontneed": (OK, FAIL), "munmap": (OK, FAIL)}),
+    "discard-ro-anon-on-rw": _variants({"madvise dontneed": (OK, OK), "munmap": (OK, FAIL)}),
+    "discard-ro-anon-on-shared": _variants({"madvise dontneed": (OK, OK), "munmap": (OK, FAIL)}),
+    "discard-ro-anon-on-filebacked": _variants(
+        {"madvise dontneed": (OK, OK), "munmap": (OK, FAIL)}
+    ),
+    "mmap-overwrite-prot": _variants({"mmap over": (OK, errno.EPERM)}),
+    "mmap-expand": _variants({"mmap expand": (OK, errno.EPERM)}),
+    "mmap-shrink": _variants({"mmap shrink": (OK, errno.EPERM)}),
+    "merge-and-split": {
+        "seal page 1": OK,
+        "seal page 22": OK,
+        "merge with prev": OK,
+        "merge with next": OK,
+        "split and merge from prev": OK,
+        "munmap sealed": FAIL,
+        "mprotect sealed": FAIL,
+        "split and merge from next": OK,
+        "merge all": OK,
+    },
+}
+
+
+@pytest.mark.parametrize("test", sorted(MSEAL_CASES))
+def test_mseal(test: str) -> None:
+    """selftests/mm/mseal_test.c: every ``test_seal_*`` / ``test_munmap_*`` function (both
+    seal variants where it has them), each call's success or failure as the selftest's
+    FAIL_TEST_IF_FALSE demands.  test_seal_discard_ro_anon_on_pkey (pkeys) is not ported;
+    test_seal_discard_ro_anon_on_filebacked maps a scratch file instead of a memfd."""
+    cases = MSEAL_CASES[test]
+
+    def expect(r: Run) -> None:
+        for label, want in cases.items():
+            _check(r, label, want)
+
+    on_both(f"selftests-mseal-{test}", expect)
+
+
+def test_mseal_vma_sizes() -> None:
+    """selftests/mm/mseal_test.c, the get_vma_size() checks: test_munmap_start_freed and
+    test_munmap_middle_freed (what a refused or a successful munmap leaves),
+    test_seal_zero_address (a 4-page VMA at 0) and test_seal_merge_and_split (sealed
+    neighbours merge: 1, 2, 3 pages at each end, then 22)."""
+
+    def start_freed(r: Run) -> None:
+        for v in ("noseal", "seal"):
+            ptr = r.ok(r.step(f"{v} ptr"))
+            after = r.step(f"{v} munmap all")
+            if v == "seal":
+                assert r.span(after, ptr + P) == (ptr + P, ptr + 4 * P)
+            else:
+                assert not r.vmas_in(after, ptr, ptr + 4 * P)
+
+    def middle_freed(r: Run) -> None:
+        for v in ("noseal", "seal"):
+            ptr = r.ok(r.step(f"{v} ptr"))
+            after = r.step(f"{v} munmap all")
+            if v == "seal":
+                assert r.span(after, ptr) == (ptr, ptr + P)
+                assert r.span(after, ptr + 3 * P) == (ptr + 3 * P, ptr + 4 * P)
+            else:
+                assert not r.vmas_in(after, ptr, ptr + 4 * P)
+
+    def zero_address(r: Run) -> None:
+        assert r.ok(r.step("at 0")) == 0
+        assert r.span(r.step("seal"), 0) == (0, 4 * P)
+
+    def merge_and_split(r: Run) -> None:
+        ptr = r.ok(0)
+        assert r.span(2, ptr + P) == (ptr + P, ptr + 23 * P)
+        for label, page, span in (
+            ("seal page 1", 1, (1, 2)),
+            ("seal page 22", 22, (22, 23)),
+            ("merge with prev", 1, (1, 3)),
+            ("merge with next", 21, (21, 23)),
+            ("split and merge from prev", 1, (1, 4)),
+            ("split and merge from next", 20, (20, 23)),
+            ("merge all", 1, (1, 23)),
+        ):
+            step = r.step(label)
+            vma = r.at(step, ptr + page * P)
+            assert (vma.start, vma.end) == (ptr + span[0] * P, ptr + span[1] * P), label
+            assert vma.perms == "r--p" and "sl" in (vma.vmflags or ()), label
+
+    on_both("selftests-mseal-munmap-start-freed", start_freed)
+    on_both("selftests-mseal-munmap-middle-freed", middle_freed)
+    on_both("selftests-mseal-zero-address", zero_address)
+    on_both("selftests-mseal-merge-and-split", merge_and_split)
