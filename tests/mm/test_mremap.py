@@ -321,3 +321,20 @@ def test_guard_markers_move_with_the_pages() -> None:
     dest = ARENA + 0x200000
     assert mm.sys_mremap(ARENA, 4 * P, 4 * P, MREMAP_MAYMOVE | MREMAP_FIXED, dest) == dest
     assert mm.guard_pages == {dest + 2 * P}
+
+
+def test_mlock_limit_without_cap_ipc_lock_refuses_locked_growth() -> None:
+    """The helper runs with CAP_IPC_LOCK, so no recording shows RLIMIT_MEMLOCK: this follows
+    ``check_prep_vma()`` (``mlock_future_ok()`` -> EAGAIN before RLIMIT_AS)."""
+    from dataclasses import replace
+
+    from maplevm.mm.profile import CAP_IPC_LOCK, RLimit
+
+    profile = MM().profile
+    profile = replace(profile, cap_eff=profile.cap_eff & ~(1 << CAP_IPC_LOCK))
+    mm = MM(profile.with_rlimits(memlock=RLimit(4 * P, 4 * P), as_=RLimit(1 << 20, 1 << 20)))
+    assert mm.sys_mmap(ARENA, 2 * P, RW, ANON | MAP_FIXED | MAP_LOCKED, -1, 0) == ARENA
+    assert mm.sys_mremap(ARENA, 2 * P, 4 * P, 0) == ARENA  # 4 pages locked: at the limit
+    assert mm.sys_mremap(ARENA, 4 * P, 5 * P, MREMAP_MAYMOVE) == -11  # EAGAIN
+    assert mm.sys_mremap(ARENA, 4 * P, 1 << 21, MREMAP_MAYMOVE) == -11  # before RLIMIT_AS
+    assert mm.sys_mremap(ARENA, 4 * P, 4 * P, MREMAP_MAYMOVE | MREMAP_FIXED, ARENA + P * 16) > 0
