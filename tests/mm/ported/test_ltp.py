@@ -10,9 +10,32 @@ from __future__ import annotations
 
 import errno
 
+import pytest
+
 from .support import PAGE, Run, on_both
 
 P = PAGE
+
+
+def test_mmap02_read_only_fd_prot_read() -> None:
+    """LTP syscalls/mmap/mmap02.c: PROT_READ MAP_SHARED on a read-only descriptor maps and
+    reads (upstream also compares the data)."""
+
+    def expect(r: Run) -> None:
+        addr = r.ok(0)
+        assert r.at(0, addr).perms == "r--s"
+        assert r.ret(1) == 0 and r.fault(1) is None
+
+    on_both("ltp-mmap02", expect)
+
+
+def test_mmap03_read_only_fd_prot_exec() -> None:
+    """LTP syscalls/mmap/mmap03.c: PROT_EXEC MAP_SHARED on a read-only descriptor maps."""
+
+    def expect(r: Run) -> None:
+        assert r.at(0, r.ok(0)).perms == "--xs"
+
+    on_both("ltp-mmap03", expect)
 
 
 def test_mmap04_permissions_in_proc_maps() -> None:
@@ -30,6 +53,18 @@ def test_mmap04_permissions_in_proc_maps() -> None:
             assert r.ok(3 * case + 2) == 0
 
     on_both("ltp-mmap04", expect)
+
+
+def test_mmap05_prot_none_sigsegv() -> None:
+    """LTP syscalls/mmap/mmap05.c: a PROT_NONE shared file mapping maps, and reading it
+    raises SIGSEGV."""
+
+    def expect(r: Run) -> None:
+        assert r.at(0, r.ok(0)).perms == "---s"
+        fault = r.fault(1)
+        assert fault is not None and fault.signal == "SIGSEGV"
+
+    on_both("ltp-mmap05", expect)
 
 
 def test_mmap06_einval() -> None:
@@ -51,6 +86,47 @@ def test_mmap08_ebadf() -> None:
         assert r.err(0) == errno.EBADF
 
     on_both("ltp-mmap08", expect)
+
+
+def test_mmap09_truncate_mapped_file() -> None:
+    """LTP syscalls/mmap/mmap09.c: ftruncate of a mapped, written file to a smaller size, a
+    larger size and 0 succeeds (the mapping stays)."""
+
+    def expect(r: Run) -> None:
+        addr = r.ok(0)
+        for label in ("smaller", "larger", "zero"):
+            step = r.step(label)
+            assert r.ret(step) == 0
+            assert r.span(step, addr) == (addr, addr + 0x10000)
+
+    on_both("ltp-mmap09", expect)
+
+
+def test_mmap13_sigbus_past_eof() -> None:
+    """LTP syscalls/mmap/mmap13.c: a mapping longer than the file maps; a write past the
+    file's last page raises SIGBUS."""
+
+    def expect(r: Run) -> None:
+        addr = r.ok(0)
+        fault = r.fault(1)
+        assert fault is not None and fault.signal == "SIGBUS"
+        assert fault.addr == addr + P + 1
+
+    on_both("ltp-mmap13", expect)
+
+
+def test_mmap14_map_locked() -> None:
+    """LTP syscalls/mmap/mmap14.c: a 1 MiB MAP_LOCKED mapping adds 1 MiB to VmLck: the whole
+    VMA is locked."""
+
+    def expect(r: Run) -> None:
+        addr = r.ok(0)
+        vma = r.at(0, addr)
+        assert (vma.start, vma.end) == (addr, addr + (1 << 20))
+        assert "lo" in (vma.vmflags or ())
+        assert not any("lo" in (v.vmflags or ()) for v in r.vmas(-1))
+
+    on_both("ltp-mmap14", expect)
 
 
 def test_mmap15_high_address() -> None:
@@ -434,3 +510,77 @@ def test_madvise12_guard_regions() -> None:
         assert r.rets(r.step("memset")) == ((0, 2),)
 
     on_both("ltp-madvise12", expect)
+
+
+def test_munmap01_unmapped_not_accessible() -> None:
+    """LTP syscalls/munmap/munmap01.c, both variants: after munmap of the whole shared file
+    mapping, or of all but its first page, writing the unmapped part raises SIGSEGV."""
+
+    def expect(r: Run) -> None:
+        for variant, offset in (("whole", 0), ("partial", P)):
+            base = r.ok(r.step(f"{variant}: map"))
+            assert r.ret(r.step(f"{variant}: munmap")) == 0
+            fault = r.fault(r.step(f"{variant}: write"))
+            assert fault is not None and fault.signal == "SIGSEGV"
+            assert fault.addr == base + offset
+        partial = r.ok(r.step("partial: map"))
+        assert r.span(r.step("partial: write"), partial) == (partial, partial + P)
+
+    on_both("ltp-munmap01", expect)
+
+
+def test_mlock01_sizes() -> None:
+    """LTP syscalls/mlock/mlock01.c: mlock of malloc'ed 1, 1024, 1 MiB and 10 MiB buffers
+    succeeds, and the pages are locked."""
+
+    def expect(r: Run) -> None:
+        heap = r.ret(0) - 0x800
+        for label, addr in (
+            ("1 byte", heap),
+            ("1024 bytes", heap),
+            ("1 MiB", r.ok(3) + 16),
+            ("10 MiB", r.ok(5) + 16),
+        ):
+            step = r.step(label)
+            assert r.ret(step) == 0, label
+            assert "lo" in (r.at(step, addr).vmflags or ()), label
+
+    on_both("ltp-mlock01", expect)
+
+
+def test_mlock04_write_only_shared_file() -> None:
+    """LTP syscalls/mlock/mlock04.c (regression test for fdf4c587a793): mlock and munlock of
+    a PROT_WRITE-only shared file mapping succeed."""
+
+    def expect(r: Run) -> None:
+        addr = r.ok(0)
+        assert r.ret(r.step("mlock")) == 0
+        assert "lo" in (r.at(r.step("mlock"), addr).vmflags or ())
+        assert r.ret(r.step("munlock")) == 0
+        assert "lo" not in (r.at(r.step("munlock"), addr).vmflags or ())
+
+    on_both("ltp-mlock04", expect)
+
+
+@pytest.mark.parametrize(
+    ("name", "sigsegv", "allowed"),
+    [
+        ("ltp-mprotect02", "write: SIGSEGV", "write again"),
+        ("ltp-mprotect03", "write: SIGSEGV", None),
+        ("ltp-mprotect04", "write: SIGSEGV", None),
+    ],
+)
+def test_mprotect_access(name: str, sigsegv: str, allowed: str | None) -> None:
+    """LTP syscalls/mprotect/mprotect02.c (a write to PROT_READ faults, and succeeds after
+    mprotect(PROT_WRITE)), mprotect03.c (a write after mprotect(PROT_READ) of a shared file
+    mapping faults), mprotect04.c testfunc_protnone (a write after mprotect(PROT_NONE)
+    faults); mprotect succeeds each time."""
+
+    def expect(r: Run) -> None:
+        assert r.ret(r.step("mprotect")) == 0
+        fault = r.fault(r.step(sigsegv))
+        assert fault is not None and (fault.signal, fault.code) == ("SIGSEGV", "SEGV_ACCERR")
+        if allowed is not None:
+            assert r.ret(r.step(allowed)) == 0 and r.fault(r.step(allowed)) is None
+
+    on_both(name, expect)
