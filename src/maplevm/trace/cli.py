@@ -14,7 +14,7 @@ from maplevm.scenario.format import ScriptError
 from maplevm.scenario.progress import Progress
 from maplevm.trace import format as tformat
 from maplevm.trace.format import Trace
-from maplevm.trace.replay import ReplayResult, Replayer
+from maplevm.trace.replay import Replayer, ReplayResult
 from maplevm.trace.report import explain_text, picture, render_divergence, summary, verdict
 
 _RAW = argparse.RawDescriptionHelpFormatter

@@ -67,13 +67,13 @@ def _page_range(start: int, length: int) -> Range:
 class Divergence:
     """A place where the model and the kernel disagree.
 
-    ``field``: ``ret`` (a return value), ``maps`` (the address space after a call, seen
+    ``kind``: ``ret`` (a return value), ``maps`` (the address space after a call, seen
     when the next call of the same process starts), ``final`` (at exit or exec), ``error``
     (the model raised), ``unsupported`` (a call the model does not perform).
     """
 
     step: int
-    field: str
+    kind: str
     pid: int
     call: str
     kernel: Any
@@ -86,7 +86,7 @@ class Divergence:
     def to_json(self) -> dict[str, Any]:
         return {
             "step": self.step,
-            "field": self.field,
+            "field": self.kind,
             "pid": self.pid,
             "call": self.call,
             "kernel": self.kernel,
@@ -138,8 +138,8 @@ class ReplayResult:
 
     @property
     def exact(self) -> bool:
-        """No divergence of any kind."""
-        return self.divergence_count == 0 and bool(self.finals) and self.finals_identical
+        """No divergence of any kind (final maps compared where the trace has them)."""
+        return self.divergence_count == 0 and self.finals_identical
 
     def first(self) -> Divergence | None:
         return self.divergences[0] if self.divergences else None
@@ -186,6 +186,7 @@ class Space:
         self.last_call: TraceStep | str | None = None
         self.needs_resync = False
         self.pending_after: Divergence | None = None
+        self._rows: dict[int, tuple[tuple[Any, ...], Row]] = {}
 
     # -- the kernel's side ---------------------------------------------------------------
 
@@ -226,11 +227,34 @@ class Space:
     # -- the model's side ----------------------------------------------------------------
 
     def model_rows(self, lo: int, hi: int) -> list[Row]:
-        # every VMA meeting [lo - 1, hi]: touching neighbours included, as in kernel_rows
-        return [
-            (maps_line(v), _flags_text(v.vm_flags))
-            for _first, _last, v in self.mm.mm_mt.items(max(lo - 1, 0), hi)
-        ]
+        """Model VMAs meeting [lo - 1, hi]: touching neighbours included, as in kernel_rows."""
+        mm = self.mm
+        cache = self._rows
+        if len(cache) > 4 * mm.map_count + 4096:
+            cache.clear()  # entries of VMAs that are gone
+        out: list[Row] = []
+        for _first, _last, v in mm.mm_mt.items(max(lo - 1, 0), hi):
+            # a VMA's line changes only with these (the name of an anonymous one also with
+            # the break and the stack), so rendered rows are kept between checks
+            key: tuple[Any, ...] = (
+                v.vm_start,
+                v.vm_end,
+                v.vm_flags,
+                v.vm_pgoff,
+                v.vm_file,
+                v.vm_ops,
+                v.anon_name,
+            )
+            if v.vm_file is None and v.vm_ops is None:
+                key += (mm.brk, mm.start_brk, mm.start_stack)
+            hit = cache.get(id(v))
+            if hit is not None and hit[0] == key:
+                out.append(hit[1])
+                continue
+            row = (maps_line(v), _flags_text(v.vm_flags))
+            cache[id(v)] = (key, row)
+            out.append(row)
+        return out
 
     def model_all(self) -> list[Row]:
         return [(line, flags) for line, flags, _anon in smaps_entries(self.mm)]
@@ -264,13 +288,17 @@ def _same(kernel: list[Row], model: list[Row]) -> bool:
         return True
     if len(kernel) != len(model):
         return False
-    return all(k[0] == m[0] and (not k[1] or k[1] == m[1]) for k, m in zip(kernel, model))
+    return all(
+        k[0] == m[0] and (not k[1] or k[1] == m[1]) for k, m in zip(kernel, model, strict=True)
+    )
 
 
 def _blank_unknown(kernel: list[Row], model: list[Row]) -> list[Row]:
-    """The model's rows with VmFlags hidden where the kernel's are unknown (for diffs)."""
-    known = {k[0] for k in kernel if k[1]}
-    return [(m[0], m[1] if m[0] in known or not kernel else "") for m in model]
+    """The model's rows with VmFlags hidden when the kernel's are unknown (for diffs of
+    strace logs and plain maps files)."""
+    if all(k[1] for k in kernel):
+        return model
+    return [(m[0], "") for m in model]
 
 
 def _call_text(call: TraceStep | str | None) -> str:
@@ -386,25 +414,29 @@ class Replayer:
         from maplevm.mm.mmap import find_vma
 
         for edit in edits:
-            # only anonymous pages and stack growth (a "gd" VMA) need replaying
-            if isinstance(edit, int) or not (edit.anon or " gd" in edit.vmflags):
+            if isinstance(edit, int):
                 continue
             start, end = edit.start, edit.end
-            if edit.anon and mm.has_anon_pages(start, end):
-                # the model has pages there, so the VMA holding them has its anon_vma
-                continue
-            vma: VmArea | None = find_vma(mm, start)
-            if vma is None:
-                continue
-            if vma.vm_start > start and vma.vm_flags & VM_GROWSDOWN and vma.vm_end == end:
-                mm.fault(start, write=True)  # the stack grew down to the faulting page
+            vma: VmArea | None
+            if " gd" in edit.vmflags:
+                # a stack the kernel shows lower than the model's grew by a fault below it
                 vma = find_vma(mm, start)
-                if vma is None:
-                    continue
-            if edit.anon and vma.vm_start <= start and vma.anon_vma is None:
+                if (
+                    vma is not None
+                    and vma.vm_start > start
+                    and vma.vm_flags & VM_GROWSDOWN
+                    and vma.vm_end == end
+                ):
+                    mm.fault(start, write=True)
+            if not edit.anon or mm.has_anon_pages(start, end):
+                # no pages, or the model has pages there: the VMA holding them has its anon_vma
+                continue
+            vma = find_vma(mm, start)
+            if vma is None or vma.vm_start > start:
+                continue
+            if vma.anon_vma is None:
                 anon_vma_prepare(vma)
-            if edit.anon and vma.vm_start <= start and not mm.has_anon_pages(start, end):
-                mm.add_anon_pages(start, min(end, vma.vm_end))
+            mm.add_anon_pages(start, min(end, vma.vm_end))
 
     def _check(self, space: Space, edits: list[Edit] | None, step: TraceStep) -> None:
         """Brings the kernel's side up to the start of ``step`` and compares.
@@ -453,7 +485,7 @@ class Replayer:
         self._diverge(
             Divergence(
                 step=where,
-                field="maps",
+                kind="maps",
                 pid=step.pid,
                 call=_call_text(space.last_call) or "(page faults before this call)",
                 kernel=None,
@@ -501,7 +533,7 @@ class Replayer:
         self._diverge(
             Divergence(
                 step=step.index,
-                field="error",
+                kind="error",
                 pid=step.pid,
                 call=describe(step),
                 kernel=step.ret,
@@ -522,7 +554,7 @@ class Replayer:
             self._diverge(
                 Divergence(
                     step=step.index,
-                    field="final",
+                    kind="final",
                     pid=step.pid,
                     call=describe(step),
                     kernel=len(kernel),
@@ -590,9 +622,7 @@ class Replayer:
                 self._check(proc.space, step.before, step)
                 proc.space.needs_resync = True
                 self._diverge(
-                    Divergence(
-                        step.index, "unsupported", step.pid, describe(step), step.ret, None
-                    )
+                    Divergence(step.index, "unsupported", step.pid, describe(step), step.ret, None)
                 )
 
     def _exec(self, proc: Proc, step: TraceStep) -> None:
@@ -705,8 +735,10 @@ class Replayer:
         if model_ret == kret:
             res.rets_equal += 1
             stats[1] += 1
-        if kind == "mmap" and kret >= 0 and not int(a["flags"] or 0) & (
-            MAP_FIXED | MAP_FIXED_NOREPLACE
+        if (
+            kind == "mmap"
+            and kret >= 0
+            and not int(a["flags"] or 0) & (MAP_FIXED | MAP_FIXED_NOREPLACE)
         ):
             res.placements += 1
             res.placed_exactly += model_ret == kret

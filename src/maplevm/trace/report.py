@@ -83,28 +83,30 @@ def summary(trace: Trace, res: ReplayResult) -> str:
 
 
 def verdict(res: ReplayResult) -> str:
-    if res.exact:
+    if res.exact and res.finals:
         return "the model predicted every address and every VMA the kernel chose"
+    if res.exact:
+        return "no divergence in what the trace shows (it has no final maps to compare)"
     return f"{res.divergence_count} divergence(s); the first one:"
 
 
 def render_divergence(d: Divergence) -> str:
     head = f"step {d.step} (process {d.pid}): {d.call}"
     out = [head]
-    if d.field == "ret":
+    if d.kind == "ret":
         out.append(f"  kernel returned {_ret(d.kernel)}, the model {_ret(d.model)}")
         if d.model_maps:
             out.append("  model after:\n    " + "\n    ".join(d.model_maps))
         if d.detail:
             out.append(d.detail)
-    elif d.field == "maps":
+    elif d.kind == "maps":
         when = f" (seen when step {d.seen_at} started)" if d.seen_at is not None else ""
         out.append(f"  the address space after this call differs{when}:")
         out.append("\n".join("    " + ln for ln in d.detail.splitlines()))
-    elif d.field == "final":
+    elif d.kind == "final":
         out.append(f"  the final address space differs ({d.kernel} VMAs in the kernel):")
         out.append("\n".join("    " + ln for ln in d.detail.splitlines()))
-    elif d.field == "unsupported":
+    elif d.kind == "unsupported":
         out.append("  the model does not perform this call; it continued from the kernel's maps")
     else:
         out.append(f"  kernel returned {_ret(d.kernel)}; {d.model}")
@@ -173,7 +175,9 @@ def explain_text(trace: Trace, found: dict[str, Any]) -> str:
     step: TraceStep = found["step"]
     model_ret = found["model_ret"]
     out = [f"step {step.index} (process {step.pid}, thread {step.tid}): {describe(step)}"]
-    agree = "the same" if model_ret == step.ret else f"the model {describe_ret(step.kind, model_ret)}"
+    agree = (
+        "the same" if model_ret == step.ret else f"the model {describe_ret(step.kind, model_ret)}"
+    )
     out.append(f"  kernel returned {describe_ret(step.kind, step.ret)}; {agree}")
     events = found["events"]
     if not events:

@@ -181,8 +181,8 @@ def read_maps_file(path: str | Path) -> list[VmaLine]:
             continue
         parts = ln.split(None, 5)
         name = parts[5].strip() if len(parts) > 5 else ""
-        anon = name == "[stack]" or (parts[1].endswith("w-p") or parts[1] == "rw-p") and (
-            int(parts[4]) != 0
+        anon = name == "[stack]" or (
+            (parts[1].endswith("w-p") or parts[1] == "rw-p") and (int(parts[4]) != 0)
         )
         out.append(VmaLine(ln, "", anon))
     return out
