@@ -80,6 +80,7 @@ def test_every_op_kind_parses_from_its_spec() -> None:
         "mseal": '{"op": "mseal", "addr": 0, "len": 1}',
         "touch": '{"op": "touch", "addr": 0, "access": "read"}',
         "truncate": '{"op": "truncate", "file": "f", "size": 0}',
+        "fork": '{"op": "fork"}',
         "repeat": '{"op": "repeat", "count": 3, "stride": 4096, '
         '"body": {"op": "munmap", "addr": 0, "len": 4096}}',
     }

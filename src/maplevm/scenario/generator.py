@@ -87,6 +87,7 @@ class _Builder:
     big: bool = False
     mapped_pages: int = 0
     arena_next: int = ARENA
+    forks: int = 0
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -509,6 +510,9 @@ class _Builder:
         if r is None or r.file:
             return self.ep_anon()
         first, count = self.sub_range(r, spill=0)
+        if first >= TOUCH_SPAN // PAGE:  # the touches below stay within the touch span
+            first = self.rng.randrange(TOUCH_SPAN // PAGE)
+            count = max(1, min(count, r.pages - first))
         self.emit("madvise", addr=r.at(first), len=_hex(count * PAGE), advice="MADV_GUARD_INSTALL")
         self.emit("touch", addr=r.at(first), access=self.rng.choice(["read", "write"]))
         self.emit("madvise", addr=r.at(first), len=_hex(count * PAGE), advice="MADV_GUARD_REMOVE")
@@ -548,6 +552,35 @@ class _Builder:
         first, count = self.sub_range(r)
         name = self.rng.choice(["heap", "jit code", None, "x" * 81, "bad[name"])
         self.emit("set_vma_anon_name", addr=r.at(first), len=_hex(count * PAGE), name=name)
+
+    def ep_fork(self) -> None:
+        """fork, and carry on in the child: VMAs copied without their locks, DONTFORK ones
+        gone, WIPEONFORK ones empty, written ones fork children that refuse to merge with
+        a new neighbour (LTP vma01)."""
+        if self.forks >= 3:  # each fork leaves a waiting parent behind
+            return self.ep_split_merge()
+        r = self.region()
+        if r is not None and not r.shared and self.chance(0.4):
+            first, count = self.sub_range(r)
+            advice = self.rng.choice(["MADV_DONTFORK", "MADV_WIPEONFORK"])
+            self.emit("madvise", addr=r.at(first), len=_hex(count * PAGE), advice=advice)
+        if r is not None and self.chance(0.5):
+            self.touch_in(r)
+        self.emit("fork")
+        self.forks += 1
+        if r is not None and r.ref is not None and self.chance(0.6):
+            # A new anonymous neighbour right after the region, written or not.
+            n = self.rng.randint(1, 8)
+            i = self.emit(
+                "mmap",
+                addr=r.at(r.pages),
+                len=_hex(n * PAGE),
+                prot=RW,
+                flags=[*PRIVATE_ANON, "MAP_FIXED_NOREPLACE"],
+            )
+            self.add_region(i, 0, n)
+            if self.chance(0.5):
+                self.touch_in(self.regions[-1])
 
     def touch_in(self, r: Region, write: bool = True) -> None:
         page = self.rng.randrange(min(r.pages, TOUCH_SPAN // PAGE))
@@ -874,14 +907,14 @@ _REALISTIC: list[tuple[str, float]] = [
     ("ep_mlockall", 1), ("ep_brk", 4), ("ep_stack", 3), ("ep_thread_stack", 2),
     ("ep_main_stack", 1), ("ep_thp", 4), ("ep_fixed", 5), ("ep_noreplace", 3),
     ("ep_32bit", 1.5), ("ep_guard", 1.5), ("ep_truncate", 1), ("ep_shared_anon", 2),
-    ("ep_seal", 1), ("ep_anon_name", 1),
+    ("ep_seal", 1), ("ep_anon_name", 1), ("ep_fork", 1.5),
 ]  # fmt: skip
 _ADVERSARIAL: list[tuple[str, float]] = [
     ("ep_invalid", 30), ("ep_across", 10), ("ep_fixed", 8), ("ep_noreplace", 8),
     ("ep_anon", 10), ("ep_split_merge", 6), ("ep_munmap", 6), ("ep_mremap", 8),
     ("ep_madvise", 4), ("ep_stack", 4), ("ep_main_stack", 2), ("ep_brk", 3),
     ("ep_thp", 3), ("ep_32bit", 2), ("ep_guard", 2), ("ep_seal", 2),
-    ("ep_mlock", 2), ("ep_truncate", 1),
+    ("ep_mlock", 2), ("ep_truncate", 1), ("ep_fork", 1),
 ]  # fmt: skip
 
 
