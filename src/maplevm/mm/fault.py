@@ -123,4 +123,5 @@ def fault_result(mm: MM, addr: int, write: bool) -> tuple[int, str | None]:
             mm.add_anon_pages(start, start + PMD_SIZE)
         else:
             mm.add_anon_pages(page, page + PAGE_SIZE)
+        mm.written_pages.add(page >> 12)  # the helper stores a byte: not zero-filled
     return 0, None

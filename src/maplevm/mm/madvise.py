@@ -107,6 +107,7 @@ ANON_VMA_NAME_MAX_LEN = 80
 ANON_VMA_NAME_INVALID_CHARS = b"\\`$[]"
 CAP_FOWNER = 3
 PMD_SHIFT = 21
+HPAGE_PMD_NR = PMD_SIZE >> PAGE_SHIFT
 # s_maxbytes of ext4 with 4 KiB blocks (extent files) and of everything else we map.
 EXT4_MAXBYTES = ((1 << 32) - 1) << 12
 MAX_LFS_FILESIZE = (1 << 63) - 1
@@ -207,10 +208,50 @@ def can_madv_lru_vma(vma: VmArea) -> bool:
     return not vma.vm_flags & (VM_LOCKED | VM_PFNMAP | VM_HUGETLB)
 
 
+def split_folio(mm: MM, block: int) -> None:
+    """``split_folio()`` on the THP of a PMD block: the block's pages become small folios
+    mapped by PTEs, and every zero-filled one (never stored into) is remapped to the shared
+    zero page (``try_to_map_unused_to_zeropage()``), so it stops being anonymous memory,
+    except where the mapping VMA is VM_LOCKED."""
+    from maplevm.mm.mmap import find_vma
+
+    first = block << PMD_SHIFT
+    mm.thp_folios.discard(block)
+    mm.note_pte_tables(first, first + PMD_SIZE)
+    for page in mm.anon_pages_in(first, first + PMD_SIZE):
+        if page in mm.written_pages:
+            continue
+        addr = page << PAGE_SHIFT
+        vma = find_vma(mm, addr)
+        if vma is not None and vma.vm_start <= addr and vma.vm_flags & VM_LOCKED:
+            continue
+        mm.drop_anon_pages(addr, addr + PAGE_SIZE)
+
+
+def madvise_split_large_folios(mm: MM, start: int, end: int) -> None:
+    """What the page-table walks of MADV_COLD, MADV_PAGEOUT and MADV_FREE do to a THP only
+    partly inside their range (``next - addr != HPAGE_PMD_SIZE`` for a PMD-mapped one, a
+    PTE batch shorter than the folio otherwise): they split it first."""
+    if not mm.thp_folios:
+        return
+    for block in range(start >> PMD_SHIFT, ((end - 1) >> PMD_SHIFT) + 1):
+        if block not in mm.thp_folios:
+            continue
+        first = block << PMD_SHIFT
+        present = mm.anon_pages_in(max(first, start), min(first + PMD_SIZE, end))
+        if not present:
+            continue  # the walk meets no page of the folio
+        if start <= first and first + PMD_SIZE <= end and len(present) == HPAGE_PMD_NR:
+            continue  # the whole folio is inside the range
+        split_folio(mm, block)
+
+
 def madvise_cold(madv_behavior: MadviseBehavior) -> int:
     """Mirror of ``madvise_cold()``: deactivating pages changes nothing visible."""
     if not can_madv_lru_vma(_vma(madv_behavior)):
         return -EINVAL
+    rng = madv_behavior.range
+    madvise_split_large_folios(madv_behavior.mm, rng.start, rng.end)
     return 0
 
 
@@ -227,6 +268,7 @@ def madvise_pageout(madv_behavior: MadviseBehavior) -> int:
         return 0
     mm = madv_behavior.mm
     rng = madv_behavior.range
+    madvise_split_large_folios(mm, rng.start, rng.end)
     if mm.lazyfree_pages:
         for page in mm.anon_pages_in(rng.start, rng.end):
             if page in mm.lazyfree_pages:
@@ -248,6 +290,7 @@ def madvise_free_single_vma(madv_behavior: MadviseBehavior) -> int:
     end = min(vma.vm_end, madv_behavior.range.end)
     if end <= vma.vm_start:
         return -EINVAL
+    madvise_split_large_folios(mm, start, end)
     mm.lazyfree_pages.update(mm.anon_pages_in(start, end))
     return 0
 

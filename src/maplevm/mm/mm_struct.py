@@ -63,6 +63,11 @@ class MM:
         self.pte_tables: set[int] = set()
         # PMD blocks mapped by the huge zero page (a read fault where a THP could go).
         self.huge_zero_pmds: set[int] = set()
+        # PMD blocks whose anonymous pages are still one THP folio (not split yet), and the
+        # pages user space stored data into: splitting a THP maps its zero-filled pages to
+        # the shared zero page (they stop being anonymous).
+        self.thp_folios: set[int] = set()
+        self.written_pages: set[int] = set()
         self._inodes = count(1 << 20)  # clear of inode numbers seeded from /proc
         self.tracer: Tracer | None = None
 
@@ -154,6 +159,8 @@ class MM:
         pages[lo:hi] = range(start >> PAGE_SHIFT, end >> PAGE_SHIFT)
         if end - start != PMD_SIZE or start & (PMD_SIZE - 1):
             self.note_pte_tables(start, end)  # not one PMD-mapped THP: PTEs
+        else:
+            self.thp_folios.add(start >> PMD_SHIFT)
         if self.huge_zero_pmds:  # a write into the huge zero page splits it
             self.huge_zero_pmds.difference_update(
                 range(start >> PMD_SHIFT, ((end - 1) >> PMD_SHIFT) + 1)
@@ -182,7 +189,14 @@ class MM:
                         self.pte_tables.add(block >> PMD_SHIFT)
         if self.lazyfree_pages:
             self.lazyfree_pages.difference_update(pages[lo:hi])
+        if self.written_pages:
+            self.written_pages.difference_update(pages[lo:hi])
         del pages[lo:hi]
+        if self.thp_folios and end > start:
+            for block in range(start >> PMD_SHIFT, ((end - 1) >> PMD_SHIFT) + 1):
+                first = block << PMD_SHIFT
+                if block in self.thp_folios and not self.has_anon_pages(first, first + PMD_SIZE):
+                    self.thp_folios.discard(block)  # every page gone: the folio is freed
 
     def anon_pages_in(self, start: int, end: int) -> list[int]:
         """The anonymous pages (page numbers) present in ``[start, end)``."""
@@ -232,10 +246,18 @@ class MM:
                 pages.insert(j, q)
         for p in moved:
             self.pte_tables.add((p + shift) >> (PMD_SHIFT - PAGE_SHIFT))
-        lazy = self.lazyfree_pages.intersection(moved) if self.lazyfree_pages else ()
-        if lazy:
-            self.lazyfree_pages -= lazy
-            self.lazyfree_pages |= {p + shift for p in lazy}
+        for marks in (self.lazyfree_pages, self.written_pages):
+            carried = marks.intersection(moved) if marks else ()
+            if carried:
+                marks -= carried
+                marks |= {p + shift for p in carried}
+        if self.thp_folios and moved:
+            # A THP moved by whole aligned blocks stays one; a misaligned move leaves a
+            # PTE-mapped large folio the model does not follow: forget it.
+            blocks = {p >> (PMD_SHIFT - PAGE_SHIFT) for p in moved} & self.thp_folios
+            self.thp_folios -= blocks
+            if not (old | new | length) & (PMD_SIZE - 1):
+                self.thp_folios |= {b + (shift >> (PMD_SHIFT - PAGE_SHIFT)) for b in blocks}
 
     # -- system calls ----------------------------------------------------------------------
 
