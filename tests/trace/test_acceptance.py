@@ -53,6 +53,8 @@ def _git_repo(tmp: Path) -> Path:
     return repo
 
 
+# (command, follow children); the name ending in "+vmflags" traces with smaps before
+# every call, so that the replay checks VmFlags after each call too
 Setup = Callable[[Path], tuple[list[str], bool]]
 
 
@@ -64,11 +66,15 @@ CASES: dict[str, Setup] = {
     "true": lambda tmp: (["/bin/true"], False),
     "ls": lambda tmp: (["ls", "-la", "/usr/lib"], False),
     "python-imports": lambda tmp: ([_python(), "-c", "import json, decimal, sqlite3"], False),
-    "gcc": lambda tmp: (
+    "python-imports+vmflags": lambda tmp: (
+        [_python(), "-c", "import json, decimal, sqlite3"],
+        False,
+    ),
+    "gcc+vmflags": lambda tmp: (
         ["gcc", "-O2", "-c", str(ROOT / "src/maplevm/trace/tracer.c"), "-o", str(tmp / "t.o")],
         True,
     ),
-    "git-commit": lambda tmp: (
+    "git-commit+vmflags": lambda tmp: (
         [
             "git",
             "-C",
@@ -100,7 +106,13 @@ def test_program_replays_exactly(name: str, tmp_path: Path) -> None:
     cmd, follow = CASES[name](tmp_path)
     if shutil.which(cmd[0]) is None and not Path(cmd[0]).exists():
         pytest.skip(f"{cmd[0]} is not installed")
-    run = trace_command(cmd, follow=follow, binary=tracer, stdout=subprocess.DEVNULL)
+    run = trace_command(
+        cmd,
+        follow=follow,
+        binary=tracer,
+        stdout=subprocess.DEVNULL,
+        vmflags_every_call=name.endswith("+vmflags"),
+    )
     assert run.exit_code == 0
     res = replay(run.trace)
     print(summary(run.trace, res))

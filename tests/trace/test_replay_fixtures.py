@@ -104,3 +104,23 @@ def test_picture() -> None:
     text = picture(final, width=100)
     assert "/usr/bin/true" in text and "[stack]" in text and "free" in text
     assert "[vsyscall]" not in text
+
+
+def test_stack_growth_between_calls_is_replayed() -> None:
+    """known.c grows [stack] by faults (no syscall shows it); the replay grows it too."""
+    trace = tf.load(TRACES / "known.trace.jsonl")
+    initial_stack = next(v for v in trace.initial if v.line.rstrip().endswith("[stack]"))
+    grown = [
+        s
+        for s in trace.steps
+        if s.before
+        and any(
+            not isinstance(e, int)
+            and e.line.rstrip().endswith("[stack]")
+            and e.start < initial_stack.start
+            for e in s.before
+        )
+    ]
+    assert grown
+    res = replay(trace)
+    assert res.exact and res.checks_equal == res.checks

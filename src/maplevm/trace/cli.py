@@ -156,6 +156,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
             cmd,
             follow=args.follow,
             keep_events=Path(args.keep_events) if args.keep_events else None,
+            vmflags_every_call=args.vmflags,
             **_program_streams(args.quiet),
         )
     except (KernelUnavailable, OSError) as e:
@@ -341,6 +342,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--quiet", action="store_true", help="the program's output to /dev/null")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--keep-events", metavar="FILE", help="keep the tracer's raw event stream")
+    p.add_argument(
+        "--vmflags",
+        action="store_true",
+        help="read smaps before every call, so replay checks VmFlags after each one (slower)",
+    )
     p.add_argument("--strace-log", metavar="LOG", help="convert an strace log instead")
     p.add_argument("--maps", metavar="FILE", help="initial maps (or smaps) for --strace-log")
     p.add_argument("--final-maps", metavar="FILE", help="final maps for --strace-log")

@@ -70,11 +70,15 @@ def trace_command(
     env: dict[str, str] | None = None,
     binary: Path | None = None,
     keep_events: Path | None = None,
+    vmflags_every_call: bool = False,
 ) -> TraceRun:
     """Run ``command`` under the tracer and return its trace.
 
     ``follow``: trace child processes too (each with its own address space).  The program's
     standard streams are inherited unless given.  ``keep_events`` keeps the raw event file.
+    ``vmflags_every_call``: read smaps (VmFlags included) before every memory call rather
+    than maps plus a page-table scan for anonymous pages; slower, and a replay then checks
+    the VmFlags after every call too (otherwise at exec, fork and exit).
     """
     if not command:
         raise ValueError("no command to trace")
@@ -86,6 +90,8 @@ def trace_command(
         argv = [str(tracer)]
         if follow:
             argv.append("-f")
+        if vmflags_every_call:
+            argv.append("-s")
         argv += ["-o", str(events_path), "--", *command]
         start = time.monotonic()
         proc = subprocess.run(
@@ -98,7 +104,7 @@ def trace_command(
                 "message is above)"
             )
         data = Path(events_path).read_bytes()
-    info = {"tracer": "ptrace", "follow": follow}
+    info = {"tracer": "ptrace", "follow": follow, "vmflags_every_call": vmflags_every_call}
     trace = convert(parse_events(data), list(command), facts, info)
     return TraceRun(trace, proc.returncode, seconds, len(data))
 

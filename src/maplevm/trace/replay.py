@@ -190,9 +190,12 @@ class Space:
 
     # -- the kernel's side ---------------------------------------------------------------
 
-    def apply(self, edits: list[Edit]) -> list[Range]:
-        """Applies the kernel's maps changes; returns the ranges they touched."""
+    def apply(self, edits: list[Edit]) -> tuple[list[Range], list[VmaLine]]:
+        """Applies the kernel's maps changes.  Returns the ranges they touched and the VMAs
+        that now start lower with the same end (a stack grown by faults, or a merge)."""
         touched: list[Range] = []
+        added: list[VmaLine] = []
+        removed: dict[int, int] = {}  # end -> start of VMAs this change removed
         for edit in edits:
             if isinstance(edit, int):
                 old = self.kernel.pop(edit, None)
@@ -200,13 +203,17 @@ class Space:
                     i = bisect_left(self.starts, edit)
                     del self.starts[i]
                     touched.append((old.start, old.end))
+                    removed[old.end] = old.start
             else:
                 start = edit.start
                 if start not in self.kernel:
                     insort(self.starts, start)
                 self.kernel[start] = edit
                 touched.append((start, edit.end))
-        return touched
+                added.append(edit)
+        # (in address order the lower, new VMA comes before the removal of the old one)
+        lowered = [v for v in added if removed.get(v.end, 0) > v.start]
+        return touched, lowered
 
     def kernel_rows(self, lo: int, hi: int) -> list[Row]:
         """Kernel VMAs meeting [lo, hi] (touching ones included)."""
@@ -361,6 +368,7 @@ class Replayer:
         self.inodes: dict[tuple[str, int], Inode] = {}
         self.result = ReplayResult(trace.name, trace.command)
         self.profiles: dict[str, KernelProfile] = {}
+        self.flags_per_call = bool(trace.info.get("vmflags_every_call", True))
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -408,28 +416,29 @@ class Replayer:
 
     # -- checks -------------------------------------------------------------------------
 
-    def _sync_faults(self, space: Space, edits: list[Edit]) -> None:
-        """What page faults did between two calls: anon_vmas appear, stacks grow."""
+    def _sync_faults(self, space: Space, edits: list[Edit], lowered: list[VmaLine]) -> None:
+        """What page faults did between two calls: stacks grow, anon_vmas appear."""
         mm = space.mm
         from maplevm.mm.mmap import find_vma
 
+        vma: VmArea | None
+        for edit in lowered:
+            # a VMA the kernel shows lower than the model's, same end: a stack grew down to
+            # the faulting page (a merge the model also made finds its VMA in place)
+            vma = find_vma(mm, edit.start)
+            if (
+                vma is not None
+                and vma.vm_start > edit.start
+                and vma.vm_flags & VM_GROWSDOWN
+                and vma.vm_end == edit.end
+            ):
+                mm.fault(edit.start, write=True)
         for edit in edits:
-            if isinstance(edit, int):
+            if isinstance(edit, int) or not edit.anon:
                 continue
             start, end = edit.start, edit.end
-            vma: VmArea | None
-            if " gd" in edit.vmflags:
-                # a stack the kernel shows lower than the model's grew by a fault below it
-                vma = find_vma(mm, start)
-                if (
-                    vma is not None
-                    and vma.vm_start > start
-                    and vma.vm_flags & VM_GROWSDOWN
-                    and vma.vm_end == end
-                ):
-                    mm.fault(start, write=True)
-            if not edit.anon or mm.has_anon_pages(start, end):
-                # no pages, or the model has pages there: the VMA holding them has its anon_vma
+            if mm.has_anon_pages(start, end):
+                # the model has pages there: the VMA holding them has its anon_vma
                 continue
             vma = find_vma(mm, start)
             if vma is None or vma.vm_start > start:
@@ -445,10 +454,10 @@ class Replayer:
         the next one, with the model's changed ranges kept."""
         if edits is None:
             return
-        touched = space.apply(edits)
+        touched, lowered = space.apply(edits)
         if edits:
             try:
-                self._sync_faults(space, edits)
+                self._sync_faults(space, edits, lowered)
             except Exception as e:  # a model bug: report it, continue from the kernel
                 self._model_error(space, step, e, "replaying page faults")
                 return
@@ -471,6 +480,11 @@ class Replayer:
             for lo, hi in windows:
                 kernel += space.kernel_rows(lo, hi)
                 model += space.model_rows(lo, hi)
+        if not self.flags_per_call:
+            # the tracer read maps, not smaps, before each call: VmFlags are compared at
+            # exec, fork and exit only
+            kernel = [(r[0], "") for r in kernel]
+            model = [(r[0], "") for r in model]
         pending = space.pending_after
         if pending is not None:
             space.pending_after = None

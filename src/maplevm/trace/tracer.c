@@ -4,7 +4,11 @@
  *
  * Built on first use by maplevm.trace.ptrace (gcc -O2) and driven by it:
  *
- *     maplevm-tracer [-f] -o EVENTS -- PROGRAM ARGS...
+ *     maplevm-tracer [-f] [-s] -o EVENTS -- PROGRAM ARGS...
+ *
+ * -f follows child processes; -s reads smaps (with VmFlags) before every memory call
+ * instead of maps plus a PAGEMAP_SCAN of the anonymous pages (several times cheaper; smaps is
+ * still read at exec, fork and exit).
  *
  * Only the system calls of interest stop the program: a seccomp filter (installed in the
  * child just before execve, inherited by every descendant) returns SECCOMP_RET_TRACE for
@@ -20,9 +24,11 @@
  * them.
  *
  * Page faults are invisible here, yet whether a VMA has anonymous pages (an anon_vma)
- * decides later merges.  Before each memory syscall the tracer reads /proc/TID/smaps and
- * reports what changed since the previous one of the same mm (maps lines and the
- * "has anonymous pages" bit): the effect of the previous call plus any faults since.
+ * decides later merges.  Before each memory syscall the tracer reads the mm's VMAs
+ * (/proc/TID/maps and a PAGEMAP_SCAN ioctl for the anonymous pages, or /proc/TID/smaps) and
+ * reports what changed since the previous reading of the same mm (maps lines, the
+ * "has anonymous pages" bit, VmFlags when read): the effect of the previous call plus any
+ * faults since.
  *
  * Events (one per line; integers in lowercase hex, negative ones with a leading '-'):
  *   V <version>
@@ -57,6 +63,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -228,8 +235,8 @@ static void blob_file(pid_t tid, const char *name, const char *what)
 struct entry {
 	unsigned long start;
 	int anon;
-	char *line;    /* points into the mm's text buffer */
-	char *vmflags; /* the VmFlags value, in the same buffer */
+	char *line;       /* points into the mm's text buffer */
+	char vmflags[128]; /* "" when unknown (a maps reading) */
 };
 
 struct mmstate {
@@ -239,13 +246,15 @@ struct mmstate {
 	pid_t busy;         /* the task inside a memory syscall, or 0 */
 	pid_t *waiting;     /* tasks stopped at a memory syscall's entry, FIFO */
 	int nwaiting, capwaiting;
-	char *text;         /* the last smaps text (lines NUL-terminated in place) */
+	char *text;         /* the last maps/smaps text (lines NUL-terminated in place) */
 	struct entry *ents;
 	int nents;
 };
 
 static struct mmstate *mms;
 static int nmms;
+static int opt_smaps;       /* -s: smaps (with VmFlags) before every memory call */
+static int pagemap_scan_ok = 1;
 
 static int new_mm(int followed)
 {
@@ -258,8 +267,8 @@ static int new_mm(int followed)
 	return nmms++;
 }
 
-/* Parses smaps text (modified in place) into entries; returns their number. */
-static int parse_smaps(char *text, struct entry **ents_out)
+/* Parses maps or smaps text (modified in place) into entries; returns their number. */
+static int parse_vmas(char *text, struct entry **ents_out)
 {
 	int cap = 64, n = 0;
 	struct entry *ents = malloc(sizeof *ents * (size_t)cap);
@@ -282,7 +291,7 @@ static int parse_smaps(char *text, struct entry **ents_out)
 			ents[n].start = strtoul(p, NULL, 16);
 			ents[n].anon = 0;
 			ents[n].line = p;
-			ents[n].vmflags = "";
+			ents[n].vmflags[0] = '\0';
 			n++;
 		} else if (n > 0 && strncmp(p, "Anonymous:", 10) == 0) {
 			ents[n - 1].anon = strtoul(p + 10, NULL, 10) > 0;
@@ -293,7 +302,7 @@ static int parse_smaps(char *text, struct entry **ents_out)
 			size_t len = strlen(v);
 			while (len > 0 && v[len - 1] == ' ')
 				v[--len] = '\0';
-			ents[n - 1].vmflags = v;
+			snprintf(ents[n - 1].vmflags, sizeof ents[n - 1].vmflags, "%s", v);
 		}
 		if (!nl)
 			break;
@@ -303,23 +312,111 @@ static int parse_smaps(char *text, struct entry **ents_out)
 	return n;
 }
 
-/* Takes a new smaps reading of tid's mm and reports what changed since the last one. */
-static void snapshot_delta(pid_t tid, int mmi)
+/* PAGEMAP_SCAN (Linux 6.7+), declared here: older C library headers lack it. */
+struct mv_page_region {
+	uint64_t start, end, categories;
+};
+struct mv_pm_scan_arg {
+	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+	uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+#define MV_PAGEMAP_SCAN _IOWR('f', 16, struct mv_pm_scan_arg)
+#define MV_PAGE_IS_FILE (1 << 2)
+#define MV_PAGE_IS_PRESENT (1 << 3)
+#define MV_PAGE_IS_SWAPPED (1 << 4)
+#define MV_PAGE_IS_PFNZERO (1 << 5)
+#define MV_TASK_SIZE 0x7ffffffff000UL
+
+/* Marks the entries holding anonymous pages (what smaps counts as "Anonymous": present or
+ * swapped pages that are not file pages, zero page excluded) with one page-table walk.
+ * Returns -1 when the kernel cannot do it. */
+static int scan_anon(pid_t tid, struct entry *ents, int n)
 {
-	struct mmstate *m = &mms[mmi];
 	char path[64];
-	snprintf(path, sizeof path, "/proc/%d/smaps", tid);
+	snprintf(path, sizeof path, "/proc/%d/pagemap", tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	static struct mv_page_region regs[1024];
+	uint64_t from = 0;
+	int i = 0;
+	while (from < MV_TASK_SIZE) {
+		struct mv_pm_scan_arg arg;
+		memset(&arg, 0, sizeof arg);
+		arg.size = sizeof arg;
+		arg.start = from;
+		arg.end = MV_TASK_SIZE;
+		arg.vec = (uint64_t)(uintptr_t)regs;
+		arg.vec_len = sizeof regs / sizeof regs[0];
+		arg.category_inverted = MV_PAGE_IS_FILE | MV_PAGE_IS_PFNZERO;
+		arg.category_mask = MV_PAGE_IS_FILE | MV_PAGE_IS_PFNZERO;
+		arg.category_anyof_mask = MV_PAGE_IS_PRESENT | MV_PAGE_IS_SWAPPED;
+		arg.return_mask = MV_PAGE_IS_PRESENT | MV_PAGE_IS_SWAPPED;
+		long got = ioctl(fd, MV_PAGEMAP_SCAN, &arg);
+		if (got < 0) {
+			close(fd);
+			return -1;
+		}
+		for (long r = 0; r < got; r++) {
+			while (i < n && ents[i].start < regs[r].end) {
+				/* entry i starts before the region's end: it overlaps if it ends after
+				 * the region starts (its end is the next field of its line) */
+				unsigned long vend = strtoul(strchr(ents[i].line, '-') + 1, NULL, 16);
+				if (vend > regs[r].start)
+					ents[i].anon = 1;
+				if (vend > regs[r].end)
+					break; /* the entry goes on past this region */
+				i++;
+			}
+		}
+		if (arg.walk_end <= from || got < (long)arg.vec_len)
+			break;
+		from = arg.walk_end;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Reads tid's VMAs: smaps (VmFlags and anon pages) when asked or needed, else maps plus a
+ * PAGEMAP_SCAN for the anonymous pages, several times cheaper. */
+static int read_vmas(pid_t tid, int full, char **text_out, struct entry **ents_out)
+{
+	char path[64];
+	int smaps = full || opt_smaps || !pagemap_scan_ok;
+	snprintf(path, sizeof path, "/proc/%d/%s", tid, smaps ? "smaps" : "maps");
 	ssize_t n = read_file(path);
 	if (n < 0) {
 		fprintf(out, "W cannot read %s: %s\n", path, strerror(errno));
-		return;
+		return -1;
 	}
 	char *text = malloc((size_t)n + 1);
 	if (!text)
 		die("out of memory");
 	memcpy(text, rbuf, (size_t)n + 1);
+	int count = parse_vmas(text, ents_out);
+	if (!smaps && scan_anon(tid, *ents_out, count) < 0) {
+		/* no PAGEMAP_SCAN here (Linux < 6.7): smaps from now on */
+		pagemap_scan_ok = 0;
+		free(text);
+		free(*ents_out);
+		return read_vmas(tid, 1, text_out, ents_out);
+	}
+	*text_out = text;
+	return count;
+}
+
+/* Takes a new reading of tid's mm and reports what changed since the last one.  A maps
+ * reading knows no VmFlags: an entry then compares on its line and anon bit, and keeps the
+ * flags last seen, so that the next smaps reading reports exactly the flags that changed. */
+static void snapshot_delta(pid_t tid, int mmi, int full)
+{
+	struct mmstate *m = &mms[mmi];
+	char *text;
 	struct entry *ents;
-	int nents = parse_smaps(text, &ents);
+	int nents = read_vmas(tid, full, &text, &ents);
+	if (nents < 0)
+		return;
+	int known = ents && nents > 0 && (full || opt_smaps || !pagemap_scan_ok);
 	/* Count first, so the D line can say how many changes follow.  A change is a
 	 * removal "-START" or an addition "+ANON LINE" followed by "=VMFLAGS". */
 	int changes = 0;
@@ -331,8 +428,12 @@ static void snapshot_delta(pid_t tid, int mmi)
 			struct entry *a = i < m->nents ? &m->ents[i] : NULL;
 			struct entry *b = j < nents ? &ents[j] : NULL;
 			if (a && b && a->start == b->start) {
-				if (a->anon != b->anon || strcmp(a->line, b->line) != 0 ||
-				    strcmp(a->vmflags, b->vmflags) != 0) {
+				int same = a->anon == b->anon && strcmp(a->line, b->line) == 0;
+				if (same && !known)
+					memcpy(b->vmflags, a->vmflags, sizeof b->vmflags);
+				else if (same)
+					same = strcmp(a->vmflags, b->vmflags) == 0;
+				if (!same) {
 					if (pass)
 						fprintf(out, "-%lx\n+%d %s\n=%s\n", a->start, b->anon,
 							b->line, b->vmflags);
@@ -371,7 +472,7 @@ static void set_baseline(int mmi, const char *smaps, size_t len)
 	free(m->text);
 	free(m->ents);
 	m->text = text;
-	m->nents = parse_smaps(text, &m->ents);
+	m->nents = parse_vmas(text, &m->ents);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -541,7 +642,7 @@ static void begin_mm_syscall(struct task *t)
 	t->holds_mm = t->mm;
 	/* brk(0) only asks: no snapshot needed for it. */
 	if (!(t->nr == NR_brk && t->args[0] == 0))
-		snapshot_delta(t->tid, t->mm);
+		snapshot_delta(t->tid, t->mm, t->nr == NR_execve || t->nr == NR_execveat);
 	if (t->nr == NR_mmap && !(t->args[3] & MV_MAP_ANONYMOUS) && (int)t->args[4] >= 0)
 		report_fd(t->tid, (int)t->args[4]);
 	if (t->nr == NR_prctl && t->args[4]) {
@@ -762,7 +863,7 @@ static void on_exit_event(struct task *t)
 {
 	if (followed(t) && !mm_shared_with_other_process(t) &&
 	    (t->group_exit || mms[t->mm].ntasks <= 1)) {
-		snapshot_delta(t->tid, t->mm);
+		snapshot_delta(t->tid, t->mm, 1);
 		fprintf(out, "Z %x\n", t->tid);
 	}
 	resume(t, 0);
@@ -869,6 +970,8 @@ int main(int argc, char **argv)
 	for (; i < argc; i++) {
 		if (strcmp(argv[i], "-f") == 0)
 			opt_follow = 1;
+		else if (strcmp(argv[i], "-s") == 0)
+			opt_smaps = 1;
 		else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
 			outpath = argv[++i];
 		else if (strcmp(argv[i], "--") == 0) {
@@ -878,7 +981,7 @@ int main(int argc, char **argv)
 			break;
 	}
 	if (!outpath || i >= argc) {
-		fprintf(stderr, "usage: maplevm-tracer [-f] -o EVENTS -- PROGRAM ARGS...\n");
+		fprintf(stderr, "usage: maplevm-tracer [-f] [-s] -o EVENTS -- PROGRAM ARGS...\n");
 		return 2;
 	}
 	out = fopen(outpath, "we");

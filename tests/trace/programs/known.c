@@ -1,5 +1,6 @@
 /* A program with known memory calls, for the live tracer tests: anonymous mappings that
- * split and merge, mremap, a file mapping, MAP_FIXED, a thread and a forked child. */
+ * split and merge, mremap, a file mapping, MAP_FIXED, a stack grown by faults, a thread and
+ * a forked child. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
@@ -20,6 +21,15 @@ static void *thread(void *arg)
 	return NULL;
 }
 
+/* Touches 256 KiB of stack: the kernel grows [stack] by faults, which no syscall shows. */
+static int deep(int n)
+{
+	volatile char buf[64 * 1024];
+	buf[0] = (char)n;
+	buf[sizeof buf - 1] = 1;
+	return n ? deep(n - 1) + buf[0] : buf[sizeof buf - 1];
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -33,6 +43,7 @@ int main(int argc, char **argv)
 	char *f = mmap(NULL, 8192, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
 	munmap(f, 8192);
+	deep(3);
 	mmap((void *)0x200000000, 4096, RW, ANON | MAP_FIXED, -1, 0);
 	pthread_t t;
 	pthread_create(&t, NULL, thread, NULL);
