@@ -422,17 +422,17 @@ class Replayer:
         from maplevm.mm.mmap import find_vma
 
         vma: VmArea | None
-        for edit in lowered:
+        for low in lowered:
             # a VMA the kernel shows lower than the model's, same end: a stack grew down to
             # the faulting page (a merge the model also made finds its VMA in place)
-            vma = find_vma(mm, edit.start)
+            vma = find_vma(mm, low.start)
             if (
                 vma is not None
-                and vma.vm_start > edit.start
+                and vma.vm_start > low.start
                 and vma.vm_flags & VM_GROWSDOWN
-                and vma.vm_end == edit.end
+                and vma.vm_end == low.end
             ):
-                mm.fault(edit.start, write=True)
+                mm.fault(low.start, write=True)
         for edit in edits:
             if isinstance(edit, int) or not edit.anon:
                 continue
