@@ -97,6 +97,7 @@ CASES: dict[str, Setup] = {
     ),
     "tar-czf": lambda tmp: (["tar", "czf", str(tmp / "src.tgz"), "-C", str(ROOT), "src"], True),
     "python-threads": lambda tmp: ([_python(), str(PROGRAMS / "pool.py")], False),
+    "python-multiprocessing": lambda tmp: ([_python(), str(PROGRAMS / "mp.py")], True),
 }
 
 

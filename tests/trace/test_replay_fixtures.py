@@ -36,6 +36,11 @@ def test_fixture_coverage() -> None:
     assert traces["threads.trace.jsonl"].info["threads"] > 1
     assert traces["gcc-hello.trace.jsonl"].info["processes"] == 3
     assert traces["known.trace.jsonl"].info["processes"] == 2
+    mp = traces["multiprocessing.trace.jsonl"]
+    assert mp.info["processes"] == 4 and mp.info["threads"] > 4
+    # files unlinked while mapped: the replay learns it from the maps text
+    final = [v.line for s in mp.steps if s.kind == "exit" and s.snapshot for v in s.snapshot]
+    assert any(line.endswith("(deleted)") and "/dev/shm/" in line for line in final)
 
 
 def test_summary_text() -> None:

@@ -417,7 +417,8 @@ class Replayer:
     # -- checks -------------------------------------------------------------------------
 
     def _sync_faults(self, space: Space, edits: list[Edit], lowered: list[VmaLine]) -> None:
-        """What page faults did between two calls: stacks grow, anon_vmas appear."""
+        """What the calls do not show, between two calls: page faults (stacks grow,
+        anon_vmas appear) and unlinked files ("(deleted)" in maps)."""
         mm = space.mm
         from maplevm.mm.mmap import find_vma
 
@@ -434,7 +435,16 @@ class Replayer:
             ):
                 mm.fault(low.start, write=True)
         for edit in edits:
-            if isinstance(edit, int) or not edit.anon:
+            if isinstance(edit, int):
+                continue
+            if edit.line.endswith(" (deleted)"):
+                # unlink(2) is not traced: the maps text says the file is gone
+                vma = find_vma(mm, edit.start)
+                if vma is not None and vma.vm_file is not None:
+                    inode = vma.vm_file.inode
+                    if not inode.deleted:
+                        inode.deleted = True
+            if not edit.anon:
                 continue
             start, end = edit.start, edit.end
             if mm.has_anon_pages(start, end):
