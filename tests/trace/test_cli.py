@@ -20,6 +20,13 @@ def test_replay_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert len(out["finals"]) == 2
 
 
+def test_replay_fast(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["replay", str(TRACES / "mallocs.trace.jsonl"), "--fast", "--json", "--no-progress"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["exact"] and out["maps_checks"]["total"] == 1  # the final one only
+
+
 def test_replay_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["replay", str(TRACES / "true.trace.jsonl"), "--no-progress"]) == 0
     out = capsys.readouterr().out

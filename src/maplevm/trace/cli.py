@@ -123,10 +123,12 @@ def load_any(path: str, maps: str | None = None, final_maps: str | None = None) 
     return read_strace(text, read_maps_file(maps), final=final)
 
 
-def run_replay(trace: Trace, *, progress: bool | None, keep: int = 20) -> ReplayResult:
+def run_replay(
+    trace: Trace, *, progress: bool | None, keep: int = 20, every_call: bool = True
+) -> ReplayResult:
     calls = len(trace.steps)
     with _progress(progress, calls, "replay") as bar:
-        return Replayer(trace, keep=keep, progress=bar.callback).run()
+        return Replayer(trace, keep=keep, progress=bar.callback, check_every_call=every_call).run()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -194,7 +196,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     except (ScriptError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    res = run_replay(trace, progress=args.progress, keep=args.keep)
+    res = run_replay(trace, progress=args.progress, keep=args.keep, every_call=not args.fast)
     if args.json:
         _emit_json(res.to_json())
         return 0 if res.exact else 1
@@ -365,6 +367,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--all", action="store_true", help="show every kept divergence")
     p.add_argument("--keep", type=int, default=20, help="divergences kept in detail")
+    p.add_argument(
+        "--fast",
+        action="store_true",
+        help="compare return values and final maps only, not the maps after every call",
+    )
     _add_progress(p)
     p.set_defaults(func=cmd_replay)
 

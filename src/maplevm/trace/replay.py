@@ -357,6 +357,7 @@ class Replayer:
         *,
         keep: int = 20,
         explain: int | None = None,
+        check_every_call: bool = True,
         progress: Callable[[int, int], None] | None = None,
     ) -> None:
         self.trace = trace
@@ -369,6 +370,8 @@ class Replayer:
         self.result = ReplayResult(trace.name, trace.command)
         self.profiles: dict[str, KernelProfile] = {}
         self.flags_per_call = bool(trace.info.get("vmflags_every_call", True))
+        # False: return values and final maps only (faster on huge traces)
+        self.check_every_call = check_every_call
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -457,7 +460,9 @@ class Replayer:
                 anon_vma_prepare(vma)
             mm.add_anon_pages(start, min(end, vma.vm_end))
 
-    def _check(self, space: Space, edits: list[Edit] | None, step: TraceStep) -> None:
+    def _check(
+        self, space: Space, edits: list[Edit] | None, step: TraceStep, final: bool = False
+    ) -> None:
         """Brings the kernel's side up to the start of ``step`` and compares.
 
         ``edits`` None: the tracer took no snapshot here (brk(0)); the comparison waits for
@@ -473,6 +478,9 @@ class Replayer:
                 return
         if space.needs_resync:
             self._resync(space)
+            return
+        if not self.check_every_call and not final:
+            space.dirty = []
             return
         if space.dirty is None:
             windows = None
@@ -637,7 +645,7 @@ class Replayer:
             self._clone(proc, step)
         elif kind == "exit":
             if proc.space is not None and (step.before is not None or step.snapshot):
-                self._check(proc.space, step.before, step)
+                self._check(proc.space, step.before, step, final=True)
                 if step.snapshot is not None:
                     self._final(proc.space, step)
         elif kind == "syscall":
@@ -652,7 +660,7 @@ class Replayer:
     def _exec(self, proc: Proc, step: TraceStep) -> None:
         if proc.space is not None and step.before is not None:
             # the old address space's last state, before exec replaces it
-            self._check(proc.space, step.before, step)
+            self._check(proc.space, step.before, step, final=True)
         profile = self._profile(step.process)
         vmas = step.snapshot or []
         mm = self._seed(vmas, step.args, profile)
@@ -840,9 +848,11 @@ def replay(
     *,
     keep: int = 20,
     progress: Callable[[int, int], None] | None = None,
+    check_every_call: bool = True,
 ) -> ReplayResult:
-    """Replays ``trace`` on the model; see :class:`ReplayResult`."""
-    return Replayer(trace, keep=keep, progress=progress).run()
+    """Replays ``trace`` on the model; see :class:`ReplayResult`.  ``check_every_call``
+    False compares return values and final maps only."""
+    return Replayer(trace, keep=keep, progress=progress, check_every_call=check_every_call).run()
 
 
 def explain(trace: Trace, index: int) -> dict[str, Any] | None:
