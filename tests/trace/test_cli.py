@@ -24,7 +24,7 @@ def test_replay_fast(capsys: pytest.CaptureFixture[str]) -> None:
     args = ["replay", str(TRACES / "mallocs.trace.jsonl"), "--fast", "--json", "--no-progress"]
     assert main(args) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["exact"] and out["maps_checks"]["total"] == 1  # the final one only
+    assert out["exact"] and out["maps_checks"]["total"] == 2  # at exec and at exit only
 
 
 def test_replay_text(capsys: pytest.CaptureFixture[str]) -> None:
