@@ -149,3 +149,11 @@ def _copy_pages(parent: MM, child: MM, start: int, end: int) -> None:
     hi = bisect_left(pages, end >> PAGE_SHIFT)
     child.anon_pages.extend(pages[lo:hi])
     child.guard_pages |= {p for p in parent.guard_pages if start <= p < end}
+    # The folios are now mapped by both processes; their contents and page tables are
+    # copied (copy_page_range()), a THP stays one.
+    child.shared_pages.update(pages[lo:hi])
+    child.written_pages |= parent.written_pages.intersection(pages[lo:hi])
+    blocks = range(start >> 21, ((end - 1) >> 21) + 1)
+    child.pte_tables |= parent.pte_tables.intersection(blocks)
+    child.huge_zero_pmds |= parent.huge_zero_pmds.intersection(blocks)
+    child.thp_folios |= parent.thp_folios.intersection(blocks)

@@ -238,6 +238,10 @@ def madvise_split_large_folios(mm: MM, start: int, end: int) -> None:
         if block not in mm.thp_folios:
             continue
         first = block << PMD_SHIFT
+        if mm.shared_pages and any(
+            p in mm.shared_pages for p in mm.anon_pages_in(first, first + PMD_SIZE)
+        ):
+            continue  # folio_maybe_mapped_shared(): not split
         present = mm.anon_pages_in(max(first, start), min(first + PMD_SIZE, end))
         if not present:
             continue  # the walk meets no page of the folio
@@ -271,7 +275,7 @@ def madvise_pageout(madv_behavior: MadviseBehavior) -> int:
     madvise_split_large_folios(mm, rng.start, rng.end)
     if mm.lazyfree_pages:
         for page in mm.anon_pages_in(rng.start, rng.end):
-            if page in mm.lazyfree_pages:
+            if page in mm.lazyfree_pages and page not in mm.shared_pages:
                 addr = page << PAGE_SHIFT
                 mm.drop_anon_pages(addr, addr + PAGE_SIZE)
     return 0
@@ -291,7 +295,8 @@ def madvise_free_single_vma(madv_behavior: MadviseBehavior) -> int:
     if end <= vma.vm_start:
         return -EINVAL
     madvise_split_large_folios(mm, start, end)
-    mm.lazyfree_pages.update(mm.anon_pages_in(start, end))
+    # Folios still shared with another process are skipped (folio_mapcount() != 1).
+    mm.lazyfree_pages.update(p for p in mm.anon_pages_in(start, end) if p not in mm.shared_pages)
     return 0
 
 

@@ -68,6 +68,9 @@ class MM:
         # the shared zero page (they stop being anonymous).
         self.thp_folios: set[int] = set()
         self.written_pages: set[int] = set()
+        # Anonymous pages still shared with the (waiting) parent after fork(): until a
+        # write copies them, MADV_FREE, MADV_PAGEOUT and THP splits leave them alone.
+        self.shared_pages: set[int] = set()
         self._inodes = count(1 << 20)  # clear of inode numbers seeded from /proc
         self.tracer: Tracer | None = None
 
@@ -165,8 +168,9 @@ class MM:
             self.huge_zero_pmds.difference_update(
                 range(start >> PMD_SHIFT, ((end - 1) >> PMD_SHIFT) + 1)
             )
-        if self.lazyfree_pages:
-            self.lazyfree_pages.difference_update(range(start >> PAGE_SHIFT, end >> PAGE_SHIFT))
+        for marks in (self.lazyfree_pages, self.shared_pages):
+            if marks:  # written or copied on write: dirty, and private
+                marks.difference_update(range(start >> PAGE_SHIFT, end >> PAGE_SHIFT))
 
     def drop_anon_pages(self, start: int, end: int) -> None:
         """Zap the anonymous pages of ``[start, end)``.  A PMD block only partly zapped
@@ -189,8 +193,9 @@ class MM:
                         self.pte_tables.add(block >> PMD_SHIFT)
         if self.lazyfree_pages:
             self.lazyfree_pages.difference_update(pages[lo:hi])
-        if self.written_pages:
-            self.written_pages.difference_update(pages[lo:hi])
+        for marks in (self.written_pages, self.shared_pages):
+            if marks:
+                marks.difference_update(pages[lo:hi])
         del pages[lo:hi]
         if self.thp_folios and end > start:
             for block in range(start >> PMD_SHIFT, ((end - 1) >> PMD_SHIFT) + 1):
@@ -220,10 +225,13 @@ class MM:
             self.huge_zero_pmds -= {b for b in self.huge_zero_pmds if first <= b < last}
 
     def pmd_none(self, addr: int) -> bool:
-        """Is the PMD entry of ``addr``'s block empty (no PTE table, no huge mapping of
-        the zero page)?  Blocks fully backed by a THP are recognised by their pages."""
+        """Is the PMD entry of ``addr``'s block empty: no PTE table, no huge mapping of
+        the zero page, no anonymous page (which a THP or a PTE table would map)?"""
         block = addr >> PMD_SHIFT
-        return block not in self.pte_tables and block not in self.huge_zero_pmds
+        if block in self.pte_tables or block in self.huge_zero_pmds:
+            return False
+        first = block << PMD_SHIFT
+        return not self.has_anon_pages(first, first + PMD_SIZE)
 
     def drop_guard_pages(self, start: int, end: int) -> None:
         """Remove the guard markers of ``[start, end)`` (unmapping drops them; zapping
@@ -246,7 +254,7 @@ class MM:
                 pages.insert(j, q)
         for p in moved:
             self.pte_tables.add((p + shift) >> (PMD_SHIFT - PAGE_SHIFT))
-        for marks in (self.lazyfree_pages, self.written_pages):
+        for marks in (self.lazyfree_pages, self.written_pages, self.shared_pages):
             carried = marks.intersection(moved) if marks else ()
             if carried:
                 marks -= carried
