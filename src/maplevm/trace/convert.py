@@ -452,8 +452,10 @@ class Converter:
         for tid in list(self.pending_open):
             self._flush_open(tid)
         info = dict(self.info)
-        info["processes"] = len(self.pids)
-        info["threads"] = len(self.tids)
+        # processes and threads with events of their own (an unfollowed child only has
+        # the clone step of its parent)
+        info["processes"] = len({s.pid for s in self.steps}) or len(self.pids)
+        info["threads"] = len({s.tid for s in self.steps}) or len(self.tids)
         if self.root_exit is not None:
             info["exit_code"] = self.root_exit
         if self.warnings:

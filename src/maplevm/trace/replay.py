@@ -370,6 +370,7 @@ class Replayer:
         self.result = ReplayResult(trace.name, trace.command)
         self.profiles: dict[str, KernelProfile] = {}
         self.flags_per_call = bool(trace.info.get("vmflags_every_call", True))
+        self.active = {s.pid for s in trace.steps}  # processes with events of their own
         # False: return values and final maps only (faster on huge traces)
         self.check_every_call = check_every_call
 
@@ -607,7 +608,7 @@ class Replayer:
             if self.explain_step is not None and step.index >= self.explain_step:
                 break
         self.result.steps = total
-        self.result.processes = len(self.procs)
+        self.result.processes = len([p for p in self.procs.values() if p.space is not None])
         self.result.seconds = time.monotonic() - start
         if self.progress is not None:
             self.progress(total, total)
@@ -697,8 +698,8 @@ class Replayer:
         flags = int(step.args["flags"] or 0)
         child = self._proc(int(step.args["child"] or 0))
         child.fds = parent.fds if flags & CLONE_FILES else dict(parent.fds)
-        if parent.space is None:
-            return
+        if parent.space is None or child.pid not in self.active:
+            return  # a child that was not followed
         if flags & CLONE_VM:
             child.space = parent.space
             return
