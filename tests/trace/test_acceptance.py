@@ -130,6 +130,20 @@ def test_malloc_mremap_program(tmp_path: Path) -> None:
     assert res.by_kind["mremap"][0] > 100 and res.moves > 100
 
 
+def test_exotic_calls(tmp_path: Path) -> None:
+    """Locking, advice, guard regions, MAP_GROWSDOWN, sealing, memfd, DONTUNMAP, failures."""
+    tracer = tracer_or_skip()
+    exe = compile_or_skip(PROGRAMS / "exotic.c", tmp_path / "exotic")
+    for vmflags in (False, True):
+        run = trace_command(
+            [str(exe)], binary=tracer, stdout=subprocess.DEVNULL, vmflags_every_call=vmflags
+        )
+        assert run.exit_code == 0
+        res = replay(run.trace)
+        assert res.exact, render_divergence(res.divergences[0])
+        assert res.rets_equal == res.calls > 40
+
+
 def test_replay_of_a_100k_call_trace_is_fast(tmp_path: Path) -> None:
     """The issue asks for under 10 s; the bound here leaves room for a loaded machine."""
     tracer = tracer_or_skip()

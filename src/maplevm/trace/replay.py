@@ -278,6 +278,23 @@ def _flags_text(flags: int) -> str:
     return text
 
 
+def _grow(mm: MM, low: VmaLine) -> VmArea | None:
+    """Grows the model's VM_GROWSDOWN VMA ending at ``low.end`` down to ``low.start`` with a
+    fault there (``expand_stack()``); returns the VMA now at ``low.start``, if any."""
+    from maplevm.mm.mmap import find_vma
+
+    vma = find_vma(mm, low.start)
+    if (
+        vma is not None
+        and vma.vm_start > low.start
+        and vma.vm_flags & VM_GROWSDOWN
+        and vma.vm_end == low.end
+    ):
+        mm.fault(low.start, write=True)
+        vma = find_vma(mm, low.start)
+    return vma
+
+
 def _merge_ranges(ranges: list[Range]) -> list[Range]:
     out: list[Range] = []
     for lo, hi in sorted(ranges):
@@ -422,32 +439,22 @@ class Replayer:
 
     def _sync_faults(self, space: Space, edits: list[Edit], lowered: list[VmaLine]) -> None:
         """What the calls do not show, between two calls: page faults (stacks grow,
-        anon_vmas appear) and unlinked files ("(deleted)" in maps)."""
+        anon_vmas appear), unlinked files ("(deleted)" in maps) and the inode numbers the
+        kernel gave shared anonymous memory."""
         mm = space.mm
         from maplevm.mm.mmap import find_vma
 
         vma: VmArea | None
         for low in lowered:
-            # a VMA the kernel shows lower than the model's, same end: a stack grew down to
-            # the faulting page (a merge the model also made finds its VMA in place)
-            vma = find_vma(mm, low.start)
-            if (
-                vma is not None
-                and vma.vm_start > low.start
-                and vma.vm_flags & VM_GROWSDOWN
-                and vma.vm_end == low.end
-            ):
-                mm.fault(low.start, write=True)
+            # a VMA the kernel shows lower than before, same end: a stack grew down to the
+            # faulting page (a merge the model also made finds its VMA in place)
+            _grow(mm, low)
         for edit in edits:
             if isinstance(edit, int):
                 continue
-            if edit.line.endswith(" (deleted)"):
-                # unlink(2) is not traced: the maps text says the file is gone
-                vma = find_vma(mm, edit.start)
-                if vma is not None and vma.vm_file is not None:
-                    inode = vma.vm_file.inode
-                    if not inode.deleted:
-                        inode.deleted = True
+            line = edit.line
+            if line.endswith(" (deleted)"):
+                self._sync_deleted(mm, edit)
             if not edit.anon:
                 continue
             start, end = edit.start, edit.end
@@ -455,11 +462,29 @@ class Replayer:
                 # the model has pages there: the VMA holding them has its anon_vma
                 continue
             vma = find_vma(mm, start)
+            if vma is not None and vma.vm_start > start:
+                # first seen already grown (a MAP_GROWSDOWN mapping written below its start)
+                vma = _grow(mm, edit)
             if vma is None or vma.vm_start > start:
                 continue
             if vma.anon_vma is None:
                 anon_vma_prepare(vma)
             mm.add_anon_pages(start, min(end, vma.vm_end))
+
+    def _sync_deleted(self, mm: MM, edit: VmaLine) -> None:
+        from maplevm.mm.mmap import find_vma
+
+        vma = find_vma(mm, edit.start)
+        if vma is None or vma.vm_file is None:
+            return
+        inode = vma.vm_file.inode
+        # unlink(2) is not traced: the maps text says the file is gone
+        inode.deleted = True
+        if inode.path == "/dev/zero" and inode.shmem:
+            # shmem_zero_setup() made a new inode: its number is the kernel's to choose
+            fields = edit.line.split(None, 5)
+            if len(fields) > 4 and fields[4].isdigit():
+                inode.ino = int(fields[4])
 
     def _check(
         self, space: Space, edits: list[Edit] | None, step: TraceStep, final: bool = False
