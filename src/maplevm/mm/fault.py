@@ -105,6 +105,8 @@ def fault_result(mm: MM, addr: int, write: bool) -> tuple[int, str | None]:
         # mremap() reaches past its /dev/zero object: shmem_get_folio_gfp() -EINVAL).
         offset = (vma.vm_pgoff << 12) + (page - vma.vm_start)
         if offset >= vma.vm_file.inode.size:
+            if write and not flags & VM_SHARED:
+                anon_vma_prepare(vma)  # do_cow_fault() prepares it before reading the page
             return SIGBUS, "BUS_ADRERR"
     if flags & VM_SHARED or not write:
         if thp_eligible(mm, vma, addr):

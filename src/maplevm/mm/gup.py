@@ -83,6 +83,8 @@ def faultin_page(vma: VmArea, address: int, gup_flags: int) -> int:
     if file is not None:  # past i_size: VM_FAULT_SIGBUS (shmem too)
         offset = (vma.vm_pgoff << PAGE_SHIFT) + (page - vma.vm_start)
         if offset >= file.inode.size:
+            if gup_flags & FOLL_WRITE and not vma.vm_flags & VM_SHARED:
+                anon_vma_prepare(vma)  # do_cow_fault(): before the page read fails
             return -EFAULT
     if gup_flags & FOLL_WRITE and not vma.vm_flags & VM_SHARED:
         anon_vma_prepare(vma)
