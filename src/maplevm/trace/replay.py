@@ -23,24 +23,13 @@ from __future__ import annotations
 
 import time
 import traceback
-from bisect import bisect_left, insort
-from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from maplevm.mm.executor import perform
-from maplevm.mm.flags import (
-    MAP_FIXED,
-    MAP_FIXED_NOREPLACE,
-    MREMAP_FIXED,
-    MREMAP_MAYMOVE,
-    PAGE_SIZE,
-    VM_GROWSDOWN,
-    vmflags_text,
-)
+from maplevm.mm.flags import MAP_FIXED, MAP_FIXED_NOREPLACE, MREMAP_FIXED, MREMAP_MAYMOVE, PAGE_SIZE
 from maplevm.mm.mm_struct import MM
-from maplevm.mm.proc_maps import maps_line, smaps_entries
 from maplevm.mm.profile import KernelProfile
 from maplevm.mm.seed import mm_from_entries
 from maplevm.mm.trace import Tracer
@@ -48,311 +37,30 @@ from maplevm.mm.vm_area import Inode, OpenFile, VmArea, anon_vma_prepare
 from maplevm.scenario.format import Header
 from maplevm.trace.events import Edit, VmaLine
 from maplevm.trace.format import MM_KINDS, Trace, TraceStep
+from maplevm.trace.result import Divergence, FinalCheck, ReplayResult
+from maplevm.trace.space import (
+    Range,
+    Row,
+    Space,
+    around,
+    blank_unknown,
+    grow,
+    merge_ranges,
+    page_range,
+    row_text,
+    rows_diff,
+    same_rows,
+)
 from maplevm.trace.syscalls import CLONE_FILES, CLONE_VM
 from maplevm.trace.text import describe
 
 _HEADER = Header()
-Row = tuple[str, str]  # (maps line, VmFlags)
-Range = tuple[int, int]
-PAGE_MASK = ~(PAGE_SIZE - 1)
-
-
-def _page_range(start: int, length: int) -> Range:
-    lo = start & PAGE_MASK
-    hi = (start + length + PAGE_SIZE - 1) & PAGE_MASK
-    return lo, max(hi, lo)
-
-
-@dataclass
-class Divergence:
-    """A place where the model and the kernel disagree.
-
-    ``kind``: ``ret`` (a return value), ``maps`` (the address space after a call, seen
-    when the next call of the same process starts), ``final`` (at exit or exec), ``error``
-    (the model raised), ``unsupported`` (a call the model does not perform).
-    """
-
-    step: int
-    kind: str
-    pid: int
-    call: str
-    kernel: Any
-    model: Any
-    kernel_maps: list[str] = field(default_factory=list)
-    model_maps: list[str] = field(default_factory=list)
-    detail: str = ""
-    seen_at: int | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "step": self.step,
-            "field": self.kind,
-            "pid": self.pid,
-            "call": self.call,
-            "kernel": self.kernel,
-            "model": self.model,
-            "kernel_maps": self.kernel_maps,
-            "model_maps": self.model_maps,
-            "detail": self.detail,
-            "seen_at": self.seen_at,
-        }
-
-
-@dataclass
-class FinalCheck:
-    pid: int
-    step: int
-    identical: bool
-    vmas: int
-    diff: list[str] = field(default_factory=list)
-
-
-@dataclass
-class ReplayResult:
-    """What a replay found: counts for the summary, and the divergences."""
-
-    name: str
-    command: list[str]
-    steps: int = 0
-    calls: int = 0
-    rets_equal: int = 0
-    placements: int = 0
-    placed_exactly: int = 0
-    moves: int = 0
-    moved_exactly: int = 0
-    checks: int = 0
-    checks_equal: int = 0
-    by_kind: dict[str, list[int]] = field(default_factory=dict)
-    finals: list[FinalCheck] = field(default_factory=list)
-    unsupported: Counter[str] = field(default_factory=Counter)
-    resyncs: int = 0
-    errors: int = 0
-    divergences: list[Divergence] = field(default_factory=list)
-    divergence_count: int = 0
-    seconds: float = 0.0
-    processes: int = 0
-
-    @property
-    def finals_identical(self) -> bool:
-        return all(f.identical for f in self.finals)
-
-    @property
-    def exact(self) -> bool:
-        """No divergence of any kind (final maps compared where the trace has them)."""
-        return self.divergence_count == 0 and self.finals_identical
-
-    def first(self) -> Divergence | None:
-        return self.divergences[0] if self.divergences else None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "command": self.command,
-            "exact": self.exact,
-            "steps": self.steps,
-            "processes": self.processes,
-            "calls": self.calls,
-            "rets_equal": self.rets_equal,
-            "placements": {"total": self.placements, "exact": self.placed_exactly},
-            "mremap_moves": {"total": self.moves, "exact": self.moved_exactly},
-            "maps_checks": {"total": self.checks, "equal": self.checks_equal},
-            "by_kind": {k: {"total": v[0], "equal": v[1]} for k, v in sorted(self.by_kind.items())},
-            "finals": [
-                {"pid": f.pid, "step": f.step, "identical": f.identical, "vmas": f.vmas}
-                for f in self.finals
-            ],
-            "unsupported": dict(self.unsupported),
-            "resyncs": self.resyncs,
-            "model_errors": self.errors,
-            "divergences": self.divergence_count,
-            "first_divergences": [d.to_json() for d in self.divergences],
-            "seconds": round(self.seconds, 3),
-        }
-
-
-class Space:
-    """One address space: the model's MM beside the kernel's maps as the trace shows them."""
-
-    def __init__(self, mm: MM, kernel: Iterable[VmaLine]) -> None:
-        self.mm = mm
-        self.kernel: dict[int, VmaLine] = {}
-        self.starts: list[int] = []
-        for v in kernel:
-            self.kernel[v.start] = v
-        self.starts = sorted(self.kernel)
-        # model ranges changed since the last check (None: anything may have changed)
-        self.dirty: list[Range] | None = []
-        self.last_step: int | None = None
-        self.last_call: TraceStep | str | None = None
-        self.needs_resync = False
-        self.pending_after: Divergence | None = None
-        self._rows: dict[int, tuple[tuple[Any, ...], Row]] = {}
-
-    # -- the kernel's side ---------------------------------------------------------------
-
-    def apply(self, edits: list[Edit]) -> tuple[list[Range], list[VmaLine]]:
-        """Applies the kernel's maps changes.  Returns the ranges they touched and the VMAs
-        that now start lower with the same end (a stack grown by faults, or a merge)."""
-        touched: list[Range] = []
-        added: list[VmaLine] = []
-        removed: dict[int, int] = {}  # end -> start of VMAs this change removed
-        for edit in edits:
-            if isinstance(edit, int):
-                old = self.kernel.pop(edit, None)
-                if old is not None:
-                    i = bisect_left(self.starts, edit)
-                    del self.starts[i]
-                    touched.append((old.start, old.end))
-                    removed[old.end] = old.start
-            else:
-                start = edit.start
-                if start not in self.kernel:
-                    insort(self.starts, start)
-                self.kernel[start] = edit
-                touched.append((start, edit.end))
-                added.append(edit)
-        # (in address order the lower, new VMA comes before the removal of the old one)
-        lowered = [v for v in added if removed.get(v.end, 0) > v.start]
-        return touched, lowered
-
-    def kernel_rows(self, lo: int, hi: int) -> list[Row]:
-        """Kernel VMAs meeting [lo, hi] (touching ones included)."""
-        out: list[Row] = []
-        i = max(bisect_left(self.starts, lo) - 1, 0)
-        while i < len(self.starts):
-            v = self.kernel[self.starts[i]]
-            i += 1
-            if v.start > hi:
-                break
-            if v.end >= lo and v.start < (1 << 63):
-                out.append((v.line, v.vmflags))
-        return out
-
-    def kernel_lines(self) -> list[VmaLine]:
-        return [self.kernel[s] for s in self.starts]
-
-    # -- the model's side ----------------------------------------------------------------
-
-    def model_rows(self, lo: int, hi: int) -> list[Row]:
-        """Model VMAs meeting [lo - 1, hi]: touching neighbours included, as in kernel_rows."""
-        mm = self.mm
-        cache = self._rows
-        if len(cache) > 4 * mm.map_count + 4096:
-            cache.clear()  # entries of VMAs that are gone
-        out: list[Row] = []
-        for _first, _last, v in mm.mm_mt.items(max(lo - 1, 0), hi):
-            # a VMA's line changes only with these (the name of an anonymous one also with
-            # the break and the stack), so rendered rows are kept between checks
-            key: tuple[Any, ...] = (
-                v.vm_start,
-                v.vm_end,
-                v.vm_flags,
-                v.vm_pgoff,
-                v.vm_file,
-                v.vm_ops,
-                v.anon_name,
-            )
-            if v.vm_file is None and v.vm_ops is None:
-                key += (mm.brk, mm.start_brk, mm.start_stack)
-            hit = cache.get(id(v))
-            if hit is not None and hit[0] == key:
-                out.append(hit[1])
-                continue
-            row = (maps_line(v), _flags_text(v.vm_flags))
-            cache[id(v)] = (key, row)
-            out.append(row)
-        return out
-
-    def model_all(self) -> list[Row]:
-        return [(line, flags) for line, flags, _anon in smaps_entries(self.mm)]
-
-
-_FLAGS_TEXT: dict[int, str] = {}
-
-
-def _flags_text(flags: int) -> str:
-    """``vmflags_text()``, memoised: a replay asks for the same few values all the time."""
-    text = _FLAGS_TEXT.get(flags)
-    if text is None:
-        text = _FLAGS_TEXT[flags] = vmflags_text(flags)
-    return text
-
-
-def _grow(mm: MM, low: VmaLine) -> VmArea | None:
-    """Grows the model's VM_GROWSDOWN VMA ending at ``low.end`` down to ``low.start`` with a
-    fault there (``expand_stack()``); returns the VMA now at ``low.start``, if any."""
-    from maplevm.mm.mmap import find_vma
-
-    vma = find_vma(mm, low.start)
-    if (
-        vma is not None
-        and vma.vm_start > low.start
-        and vma.vm_flags & VM_GROWSDOWN
-        and vma.vm_end == low.end
-    ):
-        mm.fault(low.start, write=True)
-        vma = find_vma(mm, low.start)
-    return vma
-
-
-def _merge_ranges(ranges: list[Range]) -> list[Range]:
-    out: list[Range] = []
-    for lo, hi in sorted(ranges):
-        if out and lo <= out[-1][1] + PAGE_SIZE:
-            out[-1] = (out[-1][0], max(out[-1][1], hi))
-        else:
-            out.append((lo, hi))
-    return out
-
-
-def _same(kernel: list[Row], model: list[Row]) -> bool:
-    """Equal maps lines, and equal VmFlags where the kernel's are known (strace logs and
-    plain maps files have none)."""
-    if kernel == model:
-        return True
-    if len(kernel) != len(model):
-        return False
-    return all(
-        k[0] == m[0] and (not k[1] or k[1] == m[1]) for k, m in zip(kernel, model, strict=True)
-    )
-
-
-def _blank_unknown(kernel: list[Row], model: list[Row]) -> list[Row]:
-    """The model's rows with VmFlags hidden when the kernel's are unknown (for diffs of
-    strace logs and plain maps files)."""
-    if all(k[1] for k in kernel):
-        return model
-    return [(m[0], "") for m in model]
 
 
 def _call_text(call: TraceStep | str | None) -> str:
     if call is None or isinstance(call, str):
         return call or ""
     return describe(call)
-
-
-def _row_text(row: Row) -> str:
-    return f"{row[0].rstrip()}  [{row[1]}]"
-
-
-def _diff(kernel: list[Row], model: list[Row]) -> list[str]:
-    import difflib
-
-    a = [_row_text(r) for r in kernel]
-    b = [_row_text(r) for r in model]
-    return list(difflib.unified_diff(a, b, "kernel", "model", lineterm="", n=2))
-
-
-def _around(rows: list[Row], addrs: list[int], context: int = 3) -> list[str]:
-    """Rows near the given addresses (for showing a divergence)."""
-    if not rows:
-        return []
-    starts = [int(r[0].split("-", 1)[0], 16) for r in rows]
-    keep: set[int] = set()
-    for a in addrs:
-        i = max(bisect_left(starts, a) - 1, 0)
-        keep.update(range(max(i - context, 0), min(i + context + 2, len(rows))))
-    return [_row_text(rows[i]) for i in sorted(keep)]
 
 
 @dataclass
@@ -448,7 +156,7 @@ class Replayer:
         for low in lowered:
             # a VMA the kernel shows lower than before, same end: a stack grew down to the
             # faulting page (a merge the model also made finds its VMA in place)
-            _grow(mm, low)
+            grow(mm, low)
         for edit in edits:
             if isinstance(edit, int):
                 continue
@@ -464,7 +172,7 @@ class Replayer:
             vma = find_vma(mm, start)
             if vma is not None and vma.vm_start > start:
                 # first seen already grown (a MAP_GROWSDOWN mapping written below its start)
-                vma = _grow(mm, edit)
+                vma = grow(mm, edit)
             if vma is None or vma.vm_start > start:
                 continue
             if vma.anon_vma is None:
@@ -511,7 +219,7 @@ class Replayer:
         if space.dirty is None:
             windows = None
         else:
-            windows = _merge_ranges(space.dirty + touched)
+            windows = merge_ranges(space.dirty + touched)
         space.dirty = []
         if windows is not None and not windows:
             return
@@ -534,11 +242,11 @@ class Replayer:
             space.pending_after = None
             addrs = [a for a in (pending.kernel, pending.model) if isinstance(a, int) and a > 0]
             rows = [(v.line, v.vmflags) for v in space.kernel_lines()]
-            pending.detail += "\n  kernel after:\n    " + "\n    ".join(_around(rows, addrs))
-        if _same(kernel, model):
+            pending.detail += "\n  kernel after:\n    " + "\n    ".join(around(rows, addrs))
+        if same_rows(kernel, model):
             self.result.checks_equal += 1
             return
-        model = _blank_unknown(kernel, model)
+        model = blank_unknown(kernel, model)
         where = space.last_step if space.last_step is not None else step.index
         self._diverge(
             Divergence(
@@ -548,9 +256,9 @@ class Replayer:
                 call=_call_text(space.last_call) or "(page faults before this call)",
                 kernel=None,
                 model=None,
-                kernel_maps=[_row_text(r) for r in kernel],
-                model_maps=[_row_text(r) for r in model],
-                detail="\n".join(_diff(kernel, model)),
+                kernel_maps=[row_text(r) for r in kernel],
+                model_maps=[row_text(r) for r in model],
+                detail="\n".join(rows_diff(kernel, model)),
                 seen_at=step.index,
             )
         )
@@ -605,8 +313,8 @@ class Replayer:
     def _final(self, space: Space, step: TraceStep) -> None:
         kernel = [(v.line, v.vmflags) for v in space.kernel_lines()]
         model = space.model_all()
-        same = _same(kernel, model)
-        diff = [] if same else _diff(kernel, _blank_unknown(kernel, model))
+        same = same_rows(kernel, model)
+        diff = [] if same else rows_diff(kernel, blank_unknown(kernel, model))
         self.result.finals.append(FinalCheck(step.pid, step.index, same, len(kernel), diff))
         if not same:
             self._diverge(
@@ -702,7 +410,7 @@ class Replayer:
         kernel = [(v.line, v.vmflags) for v in vmas]
         model = space.model_all()
         self.result.checks += 1
-        if _same(kernel, model):
+        if same_rows(kernel, model):
             self.result.checks_equal += 1
         else:
             self._diverge(
@@ -714,7 +422,7 @@ class Replayer:
                     None,
                     None,
                     detail="seeding the model from the exec snapshot:\n"
-                    + "\n".join(_diff(kernel, model)),
+                    + "\n".join(rows_diff(kernel, model)),
                 )
             )
             self._resync(space)
@@ -830,10 +538,10 @@ class Replayer:
                 describe(step),
                 kret,
                 model_ret,
-                kernel_maps=_around(rows, addrs),
-                model_maps=_around(space.model_all(), addrs),
+                kernel_maps=around(rows, addrs),
+                model_maps=around(space.model_all(), addrs),
                 detail="  kernel before (the model agreed):\n    "
-                + "\n    ".join(_around(rows, addrs)),
+                + "\n    ".join(around(rows, addrs)),
             )
             self._diverge(d)
             space.pending_after = d
@@ -848,22 +556,22 @@ class Replayer:
             length = int(a["len"] or 0)
             for base in [*rets, int(a["addr"] or 0)]:
                 if base:
-                    out.append(_page_range(base, length))
+                    out.append(page_range(base, length))
         elif kind == "mremap":
             old, new_len = int(a["old_addr"] or 0), int(a["new_len"] or 0)
-            out.append(_page_range(old, max(int(a["old_len"] or 0), new_len)))
+            out.append(page_range(old, max(int(a["old_len"] or 0), new_len)))
             for base in [*rets, int(a["new_addr"] or 0)]:
                 if base:
-                    out.append(_page_range(base, new_len))
+                    out.append(page_range(base, new_len))
         elif kind == "brk":
             mm = space.mm
             tops = [int(a["addr"] or 0), mm.brk, *rets]
             lo = min(mm.start_brk, *[t for t in tops if t]) if mm.start_brk else 0
-            out.append(_page_range(lo, max(tops) - lo + PAGE_SIZE))
+            out.append(page_range(lo, max(tops) - lo + PAGE_SIZE))
         elif kind in ("mlockall", "munlockall"):
             return None
         elif "addr" in a and "len" in a:
-            out.append(_page_range(int(a["addr"] or 0), int(a["len"] or 0)))
+            out.append(page_range(int(a["addr"] or 0), int(a["len"] or 0)))
         else:
             return None
         return out
@@ -886,3 +594,6 @@ def explain(trace: Trace, index: int) -> dict[str, Any] | None:
     r = Replayer(trace, explain=index)
     r.run()
     return r.explained
+
+
+__all__ = ["Divergence", "FinalCheck", "ReplayResult", "Replayer", "Row", "explain", "replay"]
