@@ -43,6 +43,18 @@ def test_fixture_coverage() -> None:
     assert any(line.endswith("(deleted)") and "/dev/shm/" in line for line in final)
 
 
+def test_unfollowed_forks_and_execs_in_one_process() -> None:
+    """python3 through pyenv's shell shim: bash, pyenv and python exec in turn in process 1,
+    and forks whose children are not followed carry the parent's maps changes."""
+    trace = tf.load(TRACES / "python-shim.trace.jsonl")
+    assert trace.info["processes"] == 1 and trace.count("exec") >= 3
+    clones = [s for s in trace.steps if s.kind == "clone"]
+    assert clones and any(s.before for s in clones)
+    assert not {int(s.args["child"] or 0) for s in clones} & {s.pid for s in trace.steps}
+    res = replay(trace)
+    assert res.exact and res.checks_equal == res.checks
+
+
 def test_summary_text() -> None:
     trace = tf.load(TRACES / "ls.trace.jsonl")
     res = replay(trace)

@@ -209,22 +209,51 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    return run_predict(
+        _command(args),
+        follow=args.follow,
+        save=args.save,
+        show_output=args.show_output,
+        show_picture=not args.no_picture,
+        width=args.width,
+        as_json=args.json,
+        progress=args.progress,
+    )
+
+
+def run_predict(
+    command: list[str] | None = None,
+    *,
+    follow: bool = False,
+    save: str | None = None,
+    show_output: bool = False,
+    show_picture: bool = True,
+    width: int | None = None,
+    as_json: bool = False,
+    progress: bool | None = None,
+) -> int:
+    """``maplevm predict`` (and ``maplevm demo``): trace ``command`` (default: python
+    importing a few modules), replay it, print the agreement and the final address space.
+    Returns 0 when the model agreed everywhere, 1 at a divergence, 2 when tracing failed."""
     from maplevm.trace.ptrace import default_demo_command, trace_command
 
-    cmd = _command(args) or default_demo_command()
+    cmd = list(command or []) or default_demo_command()
     try:
-        run = trace_command(cmd, follow=args.follow, **_program_streams(not args.show_output))
+        run = trace_command(cmd, follow=follow, **_program_streams(not show_output))
     except (KernelUnavailable, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     trace = run.trace
-    if args.save:
-        tformat.dump(trace, args.save)
-    res = run_replay(trace, progress=args.progress)
+    if not trace.steps:
+        print(f"error: {cmd[0]} did not start (exit {run.exit_code})", file=sys.stderr)
+        return 2
+    if save:
+        tformat.dump(trace, save)
+    res = run_replay(trace, progress=progress)
     final = next(
         (s.snapshot for s in reversed(trace.steps) if s.kind == "exit" and s.snapshot), None
     )
-    if args.json:
+    if as_json:
         out = res.to_json()
         out["trace_seconds"] = round(run.seconds, 3)
         out["exit_code"] = run.exit_code
@@ -236,13 +265,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
     print(verdict(res))
     if res.divergences:
         print(render_divergence(res.divergences[0]))
-    if final is not None and not args.no_picture:
-        width = args.width or _terminal_width()
+    if final is not None and show_picture:
         print()
         procs = trace.info.get("processes", 1)
         who = "the traced program" if procs == 1 else "the first process"
         print(f"final address space of {who} (every line as the kernel showed it):")
-        print(picture(final, width=width, color=sys.stdout.isatty()))
+        print(picture(final, width=width or _terminal_width(), color=sys.stdout.isatty()))
     return 0 if res.exact else 1
 
 

@@ -431,13 +431,15 @@ class Replayer:
         flags = int(step.args["flags"] or 0)
         child = self._proc(int(step.args["child"] or 0))
         child.fds = parent.fds if flags & CLONE_FILES else dict(parent.fds)
-        if parent.space is None or child.pid not in self.active:
-            return  # a child that was not followed
+        if parent.space is None:
+            return
         if flags & CLONE_VM:
             child.space = parent.space
             return
         space = parent.space
         self._check(space, step.before, step)
+        if child.pid not in self.active:
+            return  # a child that was not followed: no copy of the mm needed
         vmas = step.snapshot
         try:
             mm = space.mm.fork()
