@@ -22,6 +22,7 @@ from typing import IO, Any
 
 from maplevm import sysinfo
 from maplevm.kernel.build import KernelUnavailable, build_c_program
+from maplevm.mm.profile import KernelProfile
 from maplevm.trace.convert import convert
 from maplevm.trace.events import parse_events
 from maplevm.trace.format import Trace
@@ -106,6 +107,8 @@ def trace_command(
         data = Path(events_path).read_bytes()
     info = {"tracer": "ptrace", "follow": follow, "vmflags_every_call": vmflags_every_call}
     trace = convert(parse_events(data), list(command), facts, info)
+    # the model's view of these facts, for people reading the trace (replay recomputes it)
+    trace.env["profile"] = KernelProfile.from_env(trace.env).to_json()
     return TraceRun(trace, proc.returncode, seconds, len(data))
 
 
