@@ -98,6 +98,12 @@ CASES: dict[str, Setup] = {
     "tar-czf": lambda tmp: (["tar", "czf", str(tmp / "src.tgz"), "-C", str(ROOT), "src"], True),
     "python-threads": lambda tmp: ([_python(), str(PROGRAMS / "pool.py")], False),
     "python-multiprocessing": lambda tmp: ([_python(), str(PROGRAMS / "mp.py")], True),
+    # JIT runtimes: reservations, PROT_NONE guards, many threads, madvise
+    "node": lambda tmp: (
+        ["node", "-e", "let a=[];for(let i=0;i<200000;i++)a.push({i});console.log(a.length)"],
+        False,
+    ),
+    "java-version": lambda tmp: (["java", "-Xmx256m", "-version"], False),
 }
 
 

@@ -161,8 +161,8 @@ class Replayer:
             if isinstance(edit, int):
                 continue
             line = edit.line
-            if line.endswith(" (deleted)"):
-                self._sync_deleted(mm, edit)
+            if line.endswith(" (deleted)") and self._sync_deleted(mm, edit):
+                space.forget_rows()  # the rendered lines of that file's VMAs changed
             if not edit.anon:
                 continue
             start, end = edit.start, edit.end
@@ -179,13 +179,15 @@ class Replayer:
                 anon_vma_prepare(vma)
             mm.add_anon_pages(start, min(end, vma.vm_end))
 
-    def _sync_deleted(self, mm: MM, edit: VmaLine) -> None:
+    def _sync_deleted(self, mm: MM, edit: VmaLine) -> bool:
+        """A file the kernel shows "(deleted)"; True if the model's inode changed."""
         from maplevm.mm.mmap import find_vma
 
         vma = find_vma(mm, edit.start)
         if vma is None or vma.vm_file is None:
-            return
+            return False
         inode = vma.vm_file.inode
+        before = (inode.deleted, inode.ino)
         # unlink(2) is not traced: the maps text says the file is gone
         inode.deleted = True
         if inode.path == "/dev/zero" and inode.shmem:
@@ -193,6 +195,7 @@ class Replayer:
             fields = edit.line.split(None, 5)
             if len(fields) > 4 and fields[4].isdigit():
                 inode.ino = int(fields[4])
+        return (inode.deleted, inode.ino) != before
 
     def _check(
         self, space: Space, edits: list[Edit] | None, step: TraceStep, final: bool = False

@@ -90,6 +90,10 @@ class Space:
 
     # -- the model's side ----------------------------------------------------------------
 
+    def forget_rows(self) -> None:
+        """Drops the rendered rows (a file's name or inode number changed)."""
+        self._rows.clear()
+
     def model_rows(self, lo: int, hi: int) -> list[Row]:
         """Model VMAs meeting [lo - 1, hi]: touching neighbours included, as in kernel_rows."""
         mm = self.mm
