@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -90,16 +90,10 @@ def _command(args: argparse.Namespace) -> list[str]:
 
 
 def _program_streams(quiet: bool) -> dict[str, Any]:
+    """The traced program's standard streams: inherited, or all /dev/null."""
     if not quiet:
         return {}
-    devnull = open(os.devnull, "w")  # noqa: SIM115 (closed with the process)
-    return {"stdout": devnull, "stderr": devnull, "stdin": subprocess_devnull()}
-
-
-def subprocess_devnull() -> int:
-    import subprocess
-
-    return subprocess.DEVNULL
+    return {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
 
 
 def _progress(enabled: bool | None, total: int, label: str) -> Progress:

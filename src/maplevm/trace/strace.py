@@ -27,7 +27,7 @@ from typing import Any
 
 from maplevm import sysinfo
 from maplevm.scenario import flags as fl
-from maplevm.trace.convert import FS_MAGIC, parse_limits
+from maplevm.trace.convert import parse_limits
 from maplevm.trace.events import VmaLine, parse_smaps_vmas
 from maplevm.trace.format import Args, Trace, TraceStep
 from maplevm.trace.syscalls import CLONE_FILES, CLONE_THREAD, CLONE_VM, OPENS_FD, mm_op
@@ -189,8 +189,7 @@ def read_maps_file(path: str | Path) -> list[VmaLine]:
 
 
 class _Reader:
-    def __init__(self, initial: list[VmaLine], command: list[str]) -> None:
-        self.initial = initial
+    def __init__(self, command: list[str]) -> None:
         self.command = command
         self.steps: list[TraceStep] = []
         self.procs: dict[int, int] = {}  # real pid -> process number
@@ -345,7 +344,7 @@ def read_strace(
     final: list[VmaLine] | None = None,
 ) -> Trace:
     """A trace from an strace log and the process's initial maps (``read_maps_file``)."""
-    reader = _Reader(initial, command or [])
+    reader = _Reader(command or [])
     for raw in log_text.splitlines():
         reader.line(raw)
     if not reader.steps:
@@ -389,7 +388,6 @@ def read_strace(
             "no clone/execve lines: every PID was taken as a thread of the first process "
             "(record with -e trace=memory,desc,process)"
         ]
-    _ = FS_MAGIC
     return Trace(command=reader.command, env=env, initial=list(initial), steps=steps, info=info)
 
 
