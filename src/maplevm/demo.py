@@ -1,28 +1,33 @@
 """``maplevm demo``: the main job in one command.
 
-Traces a real program and predicts where every one of its mappings landed
-(``maplevm predict``) when the tracer is available; otherwise shows the model against the
-live kernel on generated scripts (``maplevm verify``) and the maple tree geometry proof
-(``maplevm ktree check``).
+Traces a real program (python3 importing json, decimal and sqlite3 unless a command is
+given) and predicts where every one of its mappings landed (``maplevm predict``).  If the
+program cannot be traced here (no ptrace, no compiler, not Linux x86_64), it shows the
+model against the live kernel on generated scripts (``maplevm verify``) and the maple
+tree geometry proof (``maplevm ktree check``) instead, or the model alone.
+
+    maplevm demo
+    maplevm demo -- ls -la /usr/lib
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
 DEFAULT_PROGRAM = ["python3", "-c", "import json, decimal, sqlite3"]
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    try:
-        predict = importlib.import_module("maplevm.trace.cli")
-    except ImportError:
-        predict = None
-    if predict is not None and hasattr(predict, "run_predict"):
-        status: int = predict.run_predict(args.program or DEFAULT_PROGRAM)
+    from maplevm.trace.cli import run_predict
+
+    program = list(args.program)
+    if program[:1] == ["--"]:
+        program = program[1:]
+    status: int = run_predict(program or DEFAULT_PROGRAM)
+    if status != 2 or program:  # 0: all predicted, 1: a divergence (shown), 2: no trace
         return status
+    print("\ntracing is not possible here; the model against the kernel instead\n")
     from maplevm.kernel.runner import kernel_unavailable_reason
 
     reason = kernel_unavailable_reason()
