@@ -120,7 +120,8 @@ def fault_result(mm: MM, addr: int, write: bool) -> tuple[int, str | None]:
         return 0, None
     if write:
         anon_vma_prepare(vma)
-        if thp_eligible(mm, vma, addr):
+        # A write into the huge zero page allocates a THP (do_huge_zero_wp_pmd(), 6.13+).
+        if addr >> 21 in mm.huge_zero_pmds or thp_eligible(mm, vma, addr):
             start = addr & ~(PMD_SIZE - 1)
             mm.add_anon_pages(start, start + PMD_SIZE)
         else:

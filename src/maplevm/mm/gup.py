@@ -88,7 +88,7 @@ def faultin_page(vma: VmArea, address: int, gup_flags: int) -> int:
             return -EFAULT
     if gup_flags & FOLL_WRITE and not vma.vm_flags & VM_SHARED:
         anon_vma_prepare(vma)
-        if thp_eligible(mm, vma, page):
+        if page >> PMD_SHIFT in mm.huge_zero_pmds or thp_eligible(mm, vma, page):
             start = page & ~(PMD_SIZE - 1)
             mm.add_anon_pages(start, start + PMD_SIZE)
         else:

@@ -224,6 +224,14 @@ class MM:
         if self.huge_zero_pmds and first < last:
             self.huge_zero_pmds -= {b for b in self.huge_zero_pmds if first <= b < last}
 
+    def split_huge_zero_pmd(self, addr: int) -> None:
+        """A VMA boundary moves to ``addr``: a huge zero page mapped across it is split
+        into PTEs of the zero page (``split_huge_pmd()``; THPs are split the same way, but
+        their pages say all the model needs)."""
+        if addr & (PMD_SIZE - 1) and addr >> PMD_SHIFT in self.huge_zero_pmds:
+            self.huge_zero_pmds.discard(addr >> PMD_SHIFT)
+            self.pte_tables.add(addr >> PMD_SHIFT)
+
     def pmd_none(self, addr: int) -> bool:
         """Is the PMD entry of ``addr``'s block empty: no PTE table, no huge mapping of
         the zero page, no anonymous page (which a THP or a PTE table would map)?"""

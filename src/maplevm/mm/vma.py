@@ -314,6 +314,7 @@ def __split_vma(vmi: VmaIterator, vma: VmArea, addr: int, new_below: bool) -> in
     anon_vma_clone(new, vma)
     vp = init_multi_vma_prep(vma, None)
     vp.insert = new
+    vma.vm_mm.split_huge_zero_pmd(addr)  # vma_adjust_trans_huge()
     if new_below:
         vma.vm_start = addr
         vma.vm_pgoff += (addr - new.vm_start) >> PAGE_SHIFT
@@ -362,6 +363,7 @@ def vmg_adjust_set_range(vmg: VmaMergeStruct) -> None:
         pgoff = adjust.vm_pgoff - ((adjust.vm_start - vmg.end) >> PAGE_SHIFT)
     else:
         return
+    adjust.vm_mm.split_huge_zero_pmd(vmg.end)  # vma_adjust_trans_huge()
     adjust.set_range(vmg.end, adjust.vm_end, pgoff)
 
 
