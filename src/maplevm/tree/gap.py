@@ -38,21 +38,27 @@ def mas_leaf_max_gap(mas: MaStateFields) -> int:
     """Mirror of ``mas_leaf_max_gap()``: the largest NULL range in the leaf ``mas.node``."""
     node = mas.node
     assert node is not None
+    return ma_leaf_max_gap(node, mas.min, mas.max)
+
+
+def ma_leaf_max_gap(node: MapleNode, node_min: int, node_max: int) -> int:
+    """``mas_leaf_max_gap()`` for a leaf spanning ``[node_min, node_max]`` (no maple state:
+    the write fast paths know the range of the leaves they make)."""
     slots = node.slot
     pivots = node.pivot
     max_gap = 0
     if slots[0] is None:
-        max_gap = pivots[0] - mas.min + 1
+        max_gap = pivots[0] - node_min + 1
         i = 2
     else:
         i = 1
-    max_piv = ma_data_end(node, node.type, pivots, mas.max) - 1
+    max_piv = ma_data_end(node, node.type, pivots, node_max) - 1
     # The implied last range can only be a gap in the right-most node.
-    if mas.max == ULONG_MAX and slots[max_piv + 1] is None:
+    if node_max == ULONG_MAX and slots[max_piv + 1] is None:
         gap = ULONG_MAX - pivots[max_piv]
         if gap > max_gap:
             max_gap = gap
-        if max_gap > pivots[max_piv] - mas.min:
+        if max_gap > pivots[max_piv] - node_min:
             return max_gap
     while i <= max_piv:
         if slots[i] is not None:

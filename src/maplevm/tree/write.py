@@ -23,6 +23,7 @@ from maplevm.tree.constants import (
     MA_STATE_PREALLOC,
     MAPLE_BIG_NODE_SLOTS,
     MAPLE_HEIGHT_MAX,
+    MAPLE_RANGE64_SLOTS,
     MT_FLAGS_ALLOC_RANGE,
     MT_FLAGS_ALLOC_WRAPPED,
     MT_FLAGS_HEIGHT_MASK,
@@ -39,7 +40,13 @@ from maplevm.tree.constants import (
 )
 from maplevm.tree.entry import entry_low_bits_are_internal
 from maplevm.tree.errors import MapleBug
-from maplevm.tree.gap import mas_empty_area, mas_max_gap, mas_set_err, mas_update_gap
+from maplevm.tree.gap import (
+    ma_leaf_max_gap,
+    mas_empty_area,
+    mas_max_gap,
+    mas_set_err,
+    mas_update_gap,
+)
 from maplevm.tree.node import MapleNode, ma_data_end, ma_set_meta, mas_leaf_set_meta
 from maplevm.tree.state import MaStateFields
 from maplevm.tree.walk import (
@@ -89,6 +96,8 @@ class MaWrState:
         "mas",
         "node",
         "offset_end",
+        "parent_max",
+        "parent_min",
         "pivots",
         "r_max",
         "r_min",
@@ -112,6 +121,10 @@ class MaWrState:
         self.pivots: list[int] = []
         self.end_piv = 0
         self.slots: list[Any] = []
+        # Not in the kernel's struct: the range of the leaf's parent as the write walk
+        # passed it (-1: not walked through), for the split fast path.
+        self.parent_min = -1
+        self.parent_max = -1
 
 
 class MapleBigNode:
@@ -1247,6 +1260,351 @@ def mas_split(mas: MaStateFields, b_node: MapleBigNode) -> None:
     mtree_range_walk(mas)
 
 
+def _ma_fill_node(
+    node: MapleNode, pivots: list[int], slots: list[Any], gaps: list[int] | None
+) -> None:
+    """``mab_mas_cp()`` into a new node from flat lists: the pivots that fit, the slots,
+    the gaps and the metadata (largest gap, ties to the highest offset)."""
+    count = len(slots)
+    npiv = len(node.pivot)
+    n = count if count < npiv else npiv
+    node.pivot[0:n] = pivots[0:n]
+    node.slot[0:count] = slots
+    end = count - 1
+    if gaps is not None:
+        node_gaps = node.gap
+        assert node_gaps is not None
+        node_gaps[0:count] = gaps
+        max_gap = max(gaps)
+        node.meta_gap = count - 1 - gaps[::-1].index(max_gap) if max_gap > 0 else 0
+        node.meta_end = end
+    elif end < MAPLE_RANGE64_SLOTS - 1:  # mas_leaf_set_meta()
+        node.meta_end = end
+
+
+def mas_wr_split_fast(wr_mas: MaWrState) -> bool:
+    """Short cut of ``mas_wr_bnode()`` -> ``mas_store_b_node()`` + ``mas_split()`` for a
+    split store into a ``maple_leaf_64``.  Returns False, having changed nothing, when a
+    node does not look as the kernel keeps it (the general path then runs).
+
+    The big node of each level is kept as flat lists and the kernel's decisions are taken
+    on them, level by level up from the leaf, before anything changes: push the data into
+    the left sibling (``mas_push_data(left)``), else the right one, else split at
+    ``mab_calc_split()`` (a leaf's left half never ends on NULL, ``mab_no_null_split()``)
+    and go up with one more entry in the parent (``mast_fill_bnode()``), until a node
+    takes the data (``mas_split_final_node()``) or the root splits under a new root.  Then
+    the same nodes are allocated in the same order with the same contents, metadata and
+    gaps; ``mas_topiary_replace()`` is done directly (every new node adopts its children,
+    every replaced node is dead), then the gaps above are updated and the state walks back
+    down to the entry, as ``mas_wmb_replace()`` and ``mtree_range_walk()`` do.
+    """
+    mas = wr_mas.mas
+    leaf = mas.node
+    assert leaf is not None
+    if leaf.type != maple_leaf_64:
+        return False
+    node_min = mas.min
+    node_max = mas.max
+    end = mas.end
+    pivots = wr_mas.pivots
+    slots = wr_mas.slots
+    if end < 15 and pivots[end] != node_max:
+        return False
+
+    # mas_store_b_node(): the leaf's data with the new entry.
+    index = mas.index
+    last = mas.last
+    slot = mas.offset
+    content = wr_mas.content
+    if slot:
+        bpiv = pivots[:slot]
+        bslot = slots[:slot]
+        piv = bpiv[-1]
+    else:
+        bpiv = []
+        bslot = []
+        piv = (node_min - 1) & _MASK
+    if ((piv + 1) & _MASK) < index:
+        bslot.append(content)
+        bpiv.append(index - 1)
+    bslot.append(wr_mas.entry)
+    bpiv.append(last)
+    if last < node_max:
+        offset_end = wr_mas.offset_end
+        piv = pivots[offset_end] if offset_end < 15 else node_max
+        if piv > last:
+            if offset_end != slot:
+                content = slots[offset_end]
+            bslot.append(content)
+            bpiv.append(piv)
+        slot = offset_end + 1
+        if slot <= end:
+            bslot += slots[slot : end + 1]
+            bpiv += pivots[slot:end]
+            bpiv.append(node_max)
+    if len(bslot) <= 16:
+        return False  # mas_split() would store it in one node
+
+    # mas_split(): the decisions, from the counts alone (and the leaf's NULLs).
+    tree = mas.tree
+    alloc = bool(tree.ma_flags & MT_FLAGS_ALLOC_RANGE)
+    root_type = maple_arange_64 if alloc else maple_range_64
+    # Per split level: node, its range, the first parent slot it takes, the slots it
+    # replaces there (1, 2 after a push, 0 for the root), the sibling pushed into (-1 left,
+    # 1 right), and the split.
+    plan: list[tuple[MapleNode, int, int, int, int, MapleNode | None, int, int, int, int]] = []
+    x = leaf
+    x_min = node_min
+    x_max = node_max
+    count = len(bslot)  # entries in this level's big node
+    p_min = wr_mas.parent_min
+    p_max = wr_mas.parent_max
+    height = 1
+    while True:
+        x_type = x.type
+        slot_count = mt_slots[x_type]
+        if height > 1 and slot_count > count - 1:
+            break  # mas_split_final_node() on x
+        if x.is_root:
+            # No sibling: split, and a new root goes above (the loop's last round).
+            split = (count - 1) // 2  # mab_calc_split(): never a middle node here
+            if height == 1 and bslot[split] is None:
+                split = split + 1 if split < 15 and count - 1 - split > 6 else split - 1
+            plan.append((x, x_min, x_max, 0, 0, None, 0, 0, 0, split))
+            break
+        parent = x.parent
+        assert parent is not None
+        if height > 1 or p_max < 0:
+            tmp = MaStateFields(tree, 0, 0)
+            tmp.node = x
+            tmp.min = x_min
+            tmp.max = x_max
+            tmp.status = ACTIVE
+            mas_ascend(tmp)
+            p_min = tmp.min
+            p_max = tmp.max
+        p_type = parent.type
+        p_pivots = parent.pivot
+        p_npiv = mt_pivots[p_type]
+        p_end = ma_data_end(parent, p_type, p_pivots, p_max)
+        if p_end < p_npiv and p_pivots[p_end] != p_max:
+            return False
+        p_slot = x.parent_slot
+        space = 2 * slot_count - 2  # -2 instead of -1: no triple split
+        if x_type < 2:
+            space -= 1
+        if x_max == ULONG_MAX:
+            space -= 1
+        push = 0
+        if p_slot:
+            # mas_push_data(left) with mas_prev_sibling()
+            sib = parent.slot[p_slot - 1]
+            sib_max = p_pivots[p_slot - 1]
+            sib_end = ma_data_end(sib, sib.type, sib.pivot, sib_max)
+            if count - 1 + sib_end < space:
+                push = -1
+                sib_min = p_pivots[p_slot - 2] + 1 if p_slot > 1 else p_min
+                split = slot_count - 2
+                first = p_slot - 1
+        if not push and p_slot < p_end:
+            # mas_push_data(right) with mas_next_sibling()
+            sib = parent.slot[p_slot + 1]
+            sib_max = p_pivots[p_slot + 1] if p_slot + 1 < p_npiv else p_max
+            sib_end = ma_data_end(sib, sib.type, sib.pivot, sib_max)
+            if count - 1 + sib_end < space:
+                push = 1
+                sib_min = p_pivots[p_slot] + 1
+                split = count - 1 + sib_end - (slot_count - 2)
+                first = p_slot
+        if push:
+            if sib_end < mt_pivots[x_type] and sib.pivot[sib_end] != sib_max:
+                return False
+            if height == 1:
+                # mab_no_null_split() on the combined data; b_end is one less after a
+                # push left (mas_push_data() sets it so) than after a push right.
+                if push < 0:
+                    at = sib.slot[split] if split <= sib_end else bslot[split - sib_end - 1]
+                    b_end = count + sib_end
+                else:
+                    at = bslot[split] if split < count else sib.slot[split - count]
+                    b_end = count + sib_end + 1
+                if at is None:
+                    split = split + 1 if split < 15 and b_end - split > 6 else split - 1
+            plan.append((x, x_min, x_max, first, 2, sib, push, sib_min, sib_max, split))
+            x = parent
+            x_min = p_min
+            x_max = p_max
+            height += 1
+            break
+        split = (count - 1) // 2  # mab_calc_split()
+        if height == 1 and bslot[split] is None:
+            split = split + 1 if split < 15 and count - 1 - split > 6 else split - 1
+        plan.append((x, x_min, x_max, p_slot, 1, None, 0, 0, 0, split))
+        count = p_end + 2
+        x = parent
+        x_min = p_min
+        x_max = p_max
+        height += 1
+    final = x if plan[-1][4] else None
+    top_min = x_min  # the range of the node above the last split
+    top_max = x_max
+    if final is not None and final.is_root and final.type != root_type:
+        return False  # mas_split_final_node() would make a root of the other type
+
+    # The nodes, level by level: left, right; then the node above.
+    gaps: list[int] | None = None
+    first = replaced = 0
+    l_max = r_max = lg = rg = 0
+    left = right = leaf
+    for x, x_min, x_max, p_first, p_replaced, sib, push, sib_min, sib_max, split in plan:
+        x_type = x.type
+        if x is not leaf:
+            # mast_fill_bnode(): x's data with the two new children.
+            bpiv, bslot, gaps = _ma_replace(
+                x, x_max, first, replaced, left, right, l_max, r_max, lg, rg, alloc
+            )
+        l_min = x_min
+        r_max = x_max
+        if push:
+            assert sib is not None
+            sib_end = ma_data_end(sib, sib.type, sib.pivot, sib_max)
+            sp = sib.pivot[:sib_end]
+            sp.append(sib_max)
+            ss = sib.slot[: sib_end + 1]
+            sg = sib.gap[: sib_end + 1] if gaps is not None and sib.gap is not None else None
+            if push < 0:
+                bpiv = sp + bpiv
+                bslot = ss + bslot
+                if gaps is not None:
+                    assert sg is not None
+                    gaps = sg + gaps
+                l_min = sib_min
+            else:
+                bpiv = bpiv + sp
+                bslot = bslot + ss
+                if gaps is not None:
+                    assert sg is not None
+                    gaps = gaps + sg
+                r_max = sib_max
+        left = mas_pop_node(mas, x_type)
+        right = mas_pop_node(mas, x_type)
+        split += 1
+        l_max = bpiv[split - 1]
+        if gaps is None:
+            _ma_fill_node(left, bpiv[:split], bslot[:split], None)
+            _ma_fill_node(right, bpiv[split:], bslot[split:], None)
+        else:
+            _ma_fill_node(left, bpiv[:split], bslot[:split], gaps[:split])
+            _ma_fill_node(right, bpiv[split:], bslot[split:], gaps[split:])
+        if alloc:
+            if x_type < 2:
+                lg = ma_leaf_max_gap(left, l_min, l_max)
+                rg = ma_leaf_max_gap(right, l_max + 1, r_max)
+            else:
+                lgaps = left.gap
+                rgaps = right.gap
+                assert lgaps is not None and rgaps is not None
+                lg = lgaps[left.meta_gap]
+                rg = rgaps[right.meta_gap]
+        first = p_first
+        replaced = p_replaced
+        if x_type >= 2:
+            # mas_topiary_replace() will have them adopt their children
+            for offset, child in enumerate(bslot[:split]):
+                child.parent = left
+                child.parent_slot = offset
+                child.is_root = False
+            for offset, child in enumerate(bslot[split:]):
+                child.parent = right
+                child.parent_slot = offset
+                child.is_root = False
+        x.set_dead()
+        if sib is not None:
+            sib.set_dead()
+
+    # mas_split_final_node(): the node above the last split, maybe a new root.
+    if final is None:
+        old = plan[-1][0]
+        ancestor = mas_pop_node(mas, root_type)
+        apiv = [l_max, r_max]
+        aslot: list[Any] = [left, right]
+        agaps = [lg, rg] if alloc else None
+        height += 1
+    else:
+        old = final
+        ancestor = mas_pop_node(mas, final.type if not final.is_root else root_type)
+        apiv, aslot, agaps = _ma_replace(
+            final, top_max, first, replaced, left, right, l_max, r_max, lg, rg, alloc
+        )
+    _ma_fill_node(ancestor, apiv, aslot, agaps)
+
+    # mas_topiary_replace(): link it in, adopt the children, the old node is dead.
+    ancestor.parent_slot = old.parent_slot
+    if final is None or final.is_root:
+        ancestor.is_root = True
+        tree.ma_root = ancestor
+        mt_set_height(tree, height)
+    else:
+        grand = old.parent
+        assert grand is not None
+        ancestor.parent = grand
+        grand.slot[old.parent_slot] = ancestor
+    old.set_dead()
+    for offset, child in enumerate(aslot):
+        child.parent = ancestor
+        child.parent_slot = offset
+        child.is_root = False
+    mas.node = ancestor
+    mas.min = top_min
+    mas.max = top_max
+    # mas_wmb_replace(): the gaps above, then back down to the entry.
+    mas_update_gap(mas)
+    wr_mas.content = content
+    mtree_range_walk(mas)
+    return True
+
+
+def _ma_replace(
+    node: MapleNode,
+    node_max: int,
+    first: int,
+    replaced: int,
+    left: MapleNode,
+    right: MapleNode,
+    l_max: int,
+    r_max: int,
+    lg: int,
+    rg: int,
+    alloc: bool,
+) -> tuple[list[int], list[Any], list[int] | None]:
+    """``mast_fill_bnode()`` as flat lists: ``node``'s data with ``replaced`` slots from
+    ``first`` on taken by the new ``left`` and ``right``."""
+    pivots = node.pivot
+    slots = node.slot
+    end = ma_data_end(node, node.type, pivots, node_max)
+    bpiv = pivots[:first]
+    bpiv.append(l_max)
+    bpiv.append(r_max)
+    bslot = slots[:first]
+    bslot.append(left)
+    bslot.append(right)
+    rest = first + replaced
+    if r_max != node_max:
+        bpiv += pivots[rest:end]
+        bpiv.append(node_max)
+        bslot += slots[rest : end + 1]
+    if not alloc:
+        return bpiv, bslot, None
+    node_gaps = node.gap
+    assert node_gaps is not None
+    bgap = node_gaps[:first]
+    bgap.append(lg)
+    bgap.append(rg)
+    if r_max != node_max:
+        bgap += node_gaps[rest : end + 1]
+    return bpiv, bslot, bgap
+
+
 def mas_commit_b_node(wr_mas: MaWrState, b_node: MapleBigNode) -> None:
     """Mirror of ``mas_commit_b_node()``."""
     store_type = wr_mas.mas.store_type
@@ -1370,58 +1728,86 @@ def mas_wr_walk(wr_mas: MaWrState) -> bool:
     which bound how far up a split or rebalance can reach (and so the preallocation).
     The per-level helpers (``mas_wr_walk_descend``, ``mas_wr_node_walk``,
     ``mas_is_span_wr``, ``mas_wr_walk_traverse``) are inlined: this loop runs at every
-    level of every write.
+    level of every write.  The fields the kernel sets at every level are kept in locals
+    and stored once, where the walk stops (only their last values are ever read).
     """
     mas = wr_mas.mas
     index = mas.index
     last = mas.last
     entry = wr_mas.entry
+    node = mas.node
+    assert node is not None
+    node_min = mas.min
+    node_max = mas.max
+    offset = mas.offset
+    depth = start_depth = mas.depth
+    vacant_height = wr_mas.vacant_height
+    sufficient_height = wr_mas.sufficient_height
+    p_min = p_max = -1  # the range of the node above (for mas_wr_split_fast())
     while True:
         # mas_wr_walk_descend() / mas_wr_node_walk()
-        node = mas.node
-        assert node is not None
         node_type = node.type
         pivots = node.pivot
-        wr_mas.type = node_type
-        wr_mas.node = node
-        wr_mas.pivots = pivots
-        slots = node.slot
-        wr_mas.slots = slots
-        node_max = mas.max
         if node_type == maple_arange_64 or not pivots[-1]:  # ma_data_end(), inlined
             count = node.meta_end
         elif pivots[-1] == node_max:
             count = len(pivots) - 1
         else:
             count = len(pivots)
-        mas.end = count
-        offset = bisect_left(pivots, index, mas.offset, count)
+        offset = bisect_left(pivots, index, offset, count)
         r_max = pivots[offset] if offset < count else node_max
-        wr_mas.r_max = r_max
-        wr_mas.r_min = r_min = pivots[offset - 1] + 1 if offset else mas.min
-        wr_mas.offset_end = mas.offset = offset
+        r_min = pivots[offset - 1] + 1 if offset else node_min
         # mas_is_span_wr()
         if last >= r_max:
             hi = node_max if node_type < 2 else r_max
             if last > hi or (last == hi and entry is None and last != ULONG_MAX):
-                return False
-        wr_mas.content = content = slots[offset]
+                if depth != start_depth:
+                    wr_mas.content = node  # set one level up, as the kernel leaves it
+                spanning = True
+                break
         if node_type < 2:
-            return True
-        if count < mt_slots[node_type] - 1:
-            wr_mas.vacant_height = mas.depth + 1
+            wr_mas.content = node.slot[offset]
+            wr_mas.parent_min = p_min
+            wr_mas.parent_max = p_max
+            spanning = False
+            break
+        if count < _VACANT_BELOW[node_type]:
+            vacant_height = depth + 1
         if node.is_root:
             # root needs more than 2 entries to be sufficient + 1
             if count > 2:
-                wr_mas.sufficient_height = 1
-        elif count > mt_min_slots[node_type] + 1:
-            wr_mas.sufficient_height = mas.depth + 1
+                sufficient_height = 1
+        elif count > _SUFFICIENT_ABOVE[node_type]:
+            sufficient_height = depth + 1
         # mas_wr_walk_traverse()
-        mas.max = r_max
-        mas.min = r_min
-        mas.node = content
-        mas.offset = 0
-        mas.depth += 1
+        p_min = node_min
+        p_max = node_max
+        node_max = r_max
+        node_min = r_min
+        node = node.slot[offset]
+        offset = 0
+        depth += 1
+    mas.node = node
+    mas.min = node_min
+    mas.max = node_max
+    mas.depth = depth
+    mas.end = count
+    wr_mas.offset_end = mas.offset = offset
+    wr_mas.type = node_type
+    wr_mas.node = node
+    wr_mas.pivots = pivots
+    wr_mas.slots = node.slot
+    wr_mas.r_max = r_max
+    wr_mas.r_min = r_min
+    wr_mas.vacant_height = vacant_height
+    wr_mas.sufficient_height = sufficient_height
+    return not spanning
+
+
+# mas_wr_walk(): a node has a vacant slot below mt_slots - 1 entries, enough data above
+# mt_min_slots + 1.
+_VACANT_BELOW = tuple(n - 1 for n in mt_slots)
+_SUFFICIENT_ABOVE = tuple(n + 1 for n in mt_min_slots)
 
 
 def mas_wr_walk_index(wr_mas: MaWrState) -> None:
@@ -1704,6 +2090,8 @@ def mas_wr_append(wr_mas: MaWrState, new_end: int) -> None:
 
 def mas_wr_bnode(wr_mas: MaWrState) -> None:
     """Mirror of ``mas_wr_bnode()``: the slow path (split or rebalance)."""
+    if wr_mas.mas.store_type == wr_split_store and mas_wr_split_fast(wr_mas):
+        return
     b_node = MapleBigNode()
     mas_store_b_node(wr_mas, b_node, wr_mas.offset_end)
     mas_commit_b_node(wr_mas, b_node)
