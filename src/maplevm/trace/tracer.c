@@ -119,9 +119,14 @@ enum {
 #define MV_F_DUPFD 0
 #define MV_F_DUPFD_CLOEXEC 1030
 #define MV_CLONE_VM 0x100
+#define MV_CLONE_FILES 0x400
 #define MV_CLONE_VFORK 0x4000
 #define MV_CLONE_THREAD 0x10000
 #define MV_MAP_ANONYMOUS 0x20
+#define MV_MAP_FIXED 0x10
+#define MV_MADV_FREE 8
+#define MV_MADV_COLD 20
+#define MV_MADV_PAGEOUT 21
 
 /* System calls that stop the program.  Everything else runs untraced. */
 static const int traced_nrs[] = {
@@ -233,7 +238,7 @@ static void blob_file(pid_t tid, const char *name, const char *what)
 /* Address spaces: the last smaps seen, for deltas, and the one-syscall-at-a-time gate. */
 
 struct entry {
-	unsigned long start;
+	unsigned long start, end;
 	int anon;
 	char *line;       /* points into the mm's text buffer */
 	char vmflags[128]; /* "" when unknown (a maps reading) */
@@ -247,8 +252,23 @@ struct mmstate {
 	pid_t *waiting;     /* tasks stopped at a memory syscall's entry, FIFO */
 	int nwaiting, capwaiting;
 	char *text;         /* the last maps/smaps text (lines NUL-terminated in place) */
+	size_t textcap;
 	struct entry *ents;
-	int nents;
+	int nents, capents;
+	/* the next reading is made here, then swapped with text/ents (no allocation per call) */
+	char *spare;
+	size_t sparecap;
+	struct entry *spents;
+	int capspents;
+	/* /proc/PID/{maps,smaps,pagemap} opened once per mm and read from offset 0 each time:
+	 * such a descriptor belongs to the mm it was opened on (proc_mem_open), whichever of its
+	 * threads opened it or lives on; -1 until opened */
+	int fd_maps, fd_smaps, fd_pagemap;
+	/* a call that may have removed anonymous pages (munmap, madvise, mremap, brk, MAP_FIXED,
+	 * ...) ran since the last page-table scan: the next one covers every VMA */
+	int scan_all;
+	/* MADV_FREE or MADV_PAGEOUT was used: pages may go at any time, always scan all */
+	int pages_volatile;
 };
 
 static struct mmstate *mms;
@@ -264,16 +284,78 @@ static int new_mm(int followed)
 	memset(&mms[nmms], 0, sizeof *mms);
 	mms[nmms].used = 1;
 	mms[nmms].followed = followed;
+	mms[nmms].fd_maps = mms[nmms].fd_smaps = mms[nmms].fd_pagemap = -1;
+	mms[nmms].scan_all = 1;
 	return nmms++;
 }
 
-/* Parses maps or smaps text (modified in place) into entries; returns their number. */
-static int parse_vmas(char *text, struct entry **ents_out)
+/* The mm is gone (its last task exited or exec'd): its descriptors are closed. */
+static void mm_close_fds(struct mmstate *m)
 {
-	int cap = 64, n = 0;
-	struct entry *ents = malloc(sizeof *ents * (size_t)cap);
-	if (!ents)
-		die("out of memory");
+	int *fds[] = {&m->fd_maps, &m->fd_smaps, &m->fd_pagemap};
+	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+		if (*fds[i] >= 0) {
+			close(*fds[i]);
+			*fds[i] = -1;
+		}
+	free(m->spare);
+	free(m->spents);
+	m->spare = NULL;
+	m->spents = NULL;
+	m->sparecap = 0;
+	m->capspents = 0;
+}
+
+/* The mm's descriptor for /proc/TID/WHAT, opened on first use. */
+static int mm_fd(struct mmstate *m, int *fd, pid_t tid, const char *what)
+{
+	if (*fd < 0) {
+		char path[64];
+		snprintf(path, sizeof path, "/proc/%d/%s", tid, what);
+		*fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	(void)m;
+	return *fd;
+}
+
+/* Reads a whole proc file from offset 0 into *buf (grown as needed, NUL-terminated);
+ * returns its length or -1. */
+static ssize_t pread_all(int fd, char **buf, size_t *cap)
+{
+	size_t len = 0;
+	for (;;) {
+		if (*cap - len < 65536) {
+			*cap = *cap ? *cap * 2 : 1 << 18;
+			*buf = realloc(*buf, *cap);
+			if (!*buf)
+				die("out of memory");
+		}
+		ssize_t n = pread(fd, *buf + len, *cap - len - 1, (off_t)len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	(*buf)[len] = '\0';
+	return (ssize_t)len;
+}
+
+/* Parses maps or smaps text (modified in place) into *ents (grown as needed); returns
+ * their number. */
+static int parse_vmas(char *text, struct entry **ents_io, int *cap_io)
+{
+	int cap = *cap_io, n = 0;
+	struct entry *ents = *ents_io;
+	if (cap == 0) {
+		cap = 64;
+		ents = malloc(sizeof *ents * (size_t)cap);
+		if (!ents)
+			die("out of memory");
+	}
 	char *p = text;
 	while (*p) {
 		char *nl = strchr(p, '\n');
@@ -288,7 +370,9 @@ static int parse_vmas(char *text, struct entry **ents_out)
 				if (!ents)
 					die("out of memory");
 			}
-			ents[n].start = strtoul(p, NULL, 16);
+			char *dash;
+			ents[n].start = strtoul(p, &dash, 16);
+			ents[n].end = strtoul(dash + 1, NULL, 16);
 			ents[n].anon = 0;
 			ents[n].line = p;
 			ents[n].vmflags[0] = '\0';
@@ -308,7 +392,8 @@ static int parse_vmas(char *text, struct entry **ents_out)
 			break;
 		p = nl + 1;
 	}
-	*ents_out = ents;
+	*ents_io = ents;
+	*cap_io = cap;
 	return n;
 }
 
@@ -327,25 +412,18 @@ struct mv_pm_scan_arg {
 #define MV_PAGE_IS_PFNZERO (1 << 5)
 #define MV_TASK_SIZE 0x7ffffffff000UL
 
-/* Marks the entries holding anonymous pages (what smaps counts as "Anonymous": present or
- * swapped pages that are not file pages, zero page excluded) with one page-table walk.
- * Returns -1 when the kernel cannot do it. */
-static int scan_anon(pid_t tid, struct entry *ents, int n)
+/* Marks the entries [i, n) holding anonymous pages in [from, to) (what smaps counts as
+ * "Anonymous": present or swapped pages that are not file pages, zero page excluded) with
+ * one page-table walk.  Returns -1 when the kernel cannot do it. */
+static int scan_range(int fd, struct entry *ents, int i, int n, uint64_t from, uint64_t to)
 {
-	char path[64];
-	snprintf(path, sizeof path, "/proc/%d/pagemap", tid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
 	static struct mv_page_region regs[1024];
-	uint64_t from = 0;
-	int i = 0;
-	while (from < MV_TASK_SIZE) {
+	while (from < to) {
 		struct mv_pm_scan_arg arg;
 		memset(&arg, 0, sizeof arg);
 		arg.size = sizeof arg;
 		arg.start = from;
-		arg.end = MV_TASK_SIZE;
+		arg.end = to;
 		arg.vec = (uint64_t)(uintptr_t)regs;
 		arg.vec_len = sizeof regs / sizeof regs[0];
 		arg.category_inverted = MV_PAGE_IS_FILE | MV_PAGE_IS_PFNZERO;
@@ -353,18 +431,15 @@ static int scan_anon(pid_t tid, struct entry *ents, int n)
 		arg.category_anyof_mask = MV_PAGE_IS_PRESENT | MV_PAGE_IS_SWAPPED;
 		arg.return_mask = MV_PAGE_IS_PRESENT | MV_PAGE_IS_SWAPPED;
 		long got = ioctl(fd, MV_PAGEMAP_SCAN, &arg);
-		if (got < 0) {
-			close(fd);
+		if (got < 0)
 			return -1;
-		}
 		for (long r = 0; r < got; r++) {
 			while (i < n && ents[i].start < regs[r].end) {
 				/* entry i starts before the region's end: it overlaps if it ends after
-				 * the region starts (its end is the next field of its line) */
-				unsigned long vend = strtoul(strchr(ents[i].line, '-') + 1, NULL, 16);
-				if (vend > regs[r].start)
+				 * the region starts */
+				if (ents[i].end > regs[r].start)
 					ents[i].anon = 1;
-				if (vend > regs[r].end)
+				if (ents[i].end > regs[r].end)
 					break; /* the entry goes on past this region */
 				i++;
 			}
@@ -373,35 +448,108 @@ static int scan_anon(pid_t tid, struct entry *ents, int n)
 			break;
 		from = arg.walk_end;
 	}
-	close(fd);
 	return 0;
 }
 
-/* Reads tid's VMAs: smaps (VmFlags and anon pages) when asked or needed, else maps plus a
- * PAGEMAP_SCAN for the anonymous pages, several times cheaper. */
-static int read_vmas(pid_t tid, int full, char **text_out, struct entry **ents_out)
+static int writable(const struct entry *e)
 {
-	char path[64];
+	const char *perms = strchr(e->line, ' ');
+	return perms && perms[1] && perms[2] == 'w';
+}
+
+/* Which VMAs hold anonymous pages, scanning only those whose answer may have changed since
+ * the last reading `old`:
+ *  - a VMA whose maps line changed (or is new) is scanned;
+ *  - an unchanged VMA that had anonymous pages still has them, unless a call that can
+ *    remove pages ran since (scan_all: munmap, mremap, madvise, brk, MAP_FIXED, ...) or
+ *    pages may be reclaimed behind our back (MADV_FREE, MADV_PAGEOUT): page faults only
+ *    add pages;
+ *  - an unchanged VMA without anonymous pages that is not writable cannot get any: a fault
+ *    in it either fails or maps file pages or the zero page (only a FOLL_FORCE write, i.e.
+ *    a debugger, could COW it, and we are its only ptracer);
+ *  - every other VMA (writable, no pages last time) is scanned.
+ * Consecutive VMAs to scan share one PAGEMAP_SCAN. */
+static int scan_anon(int fd, struct mmstate *m, struct entry *ents, int n)
+{
+	int all = m->scan_all || m->pages_volatile;
+	int i = 0, k = 0;
+	while (k < n) {
+		/* find the next entry to scan, copying known answers */
+		struct entry *b = &ents[k];
+		if (b->start >= MV_TASK_SIZE) { /* [vsyscall]: no VMA, never anonymous */
+			k++;
+			continue;
+		}
+		if (!all) {
+			while (i < m->nents && m->ents[i].start < b->start)
+				i++;
+			struct entry *a = i < m->nents ? &m->ents[i] : NULL;
+			if (a && a->start == b->start && strcmp(a->line, b->line) == 0 &&
+			    (a->anon || !writable(b))) {
+				b->anon = a->anon;
+				k++;
+				continue;
+			}
+		}
+		/* a run of entries to scan: [k, e) */
+		int e = k + 1;
+		if (all) {
+			e = n;
+			while (e > k && ents[e - 1].start >= MV_TASK_SIZE)
+				e--;
+		} else {
+			int ii = i;
+			while (e < n && ents[e].start < MV_TASK_SIZE) {
+				while (ii < m->nents && m->ents[ii].start < ents[e].start)
+					ii++;
+				struct entry *a = ii < m->nents ? &m->ents[ii] : NULL;
+				if (a && a->start == ents[e].start && strcmp(a->line, ents[e].line) == 0 &&
+				    (a->anon || !writable(&ents[e])))
+					break;
+				e++;
+			}
+		}
+		if (scan_range(fd, ents, k, e, ents[k].start, ents[e - 1].end) < 0)
+			return -1;
+		k = e;
+	}
+	m->scan_all = 0;
+	return 0;
+}
+
+/* Reads tid's VMAs into the mm's spare buffers: smaps (VmFlags and anon pages) when asked
+ * or needed, else maps plus a PAGEMAP_SCAN for the anonymous pages, several times cheaper. */
+static int read_vmas(pid_t tid, struct mmstate *m, int full)
+{
 	int smaps = full || opt_smaps || !pagemap_scan_ok;
-	snprintf(path, sizeof path, "/proc/%d/%s", tid, smaps ? "smaps" : "maps");
-	ssize_t n = read_file(path);
+	int *fdp = smaps ? &m->fd_smaps : &m->fd_maps;
+	const char *what = smaps ? "smaps" : "maps";
+	ssize_t n = -1;
+	for (int attempt = 0; attempt < 2 && n < 0; attempt++) {
+		int fd = mm_fd(m, fdp, tid, what);
+		if (fd >= 0)
+			n = pread_all(fd, &m->spare, &m->sparecap);
+		if (n < 0 && *fdp >= 0) {
+			/* opened on a task that is gone, say: open it again on this one */
+			close(*fdp);
+			*fdp = -1;
+		}
+	}
 	if (n < 0) {
-		fprintf(out, "W cannot read %s: %s\n", path, strerror(errno));
+		fprintf(out, "W cannot read /proc/%d/%s: %s\n", tid, what, strerror(errno));
 		return -1;
 	}
-	char *text = malloc((size_t)n + 1);
-	if (!text)
-		die("out of memory");
-	memcpy(text, rbuf, (size_t)n + 1);
-	int count = parse_vmas(text, ents_out);
-	if (!smaps && scan_anon(tid, *ents_out, count) < 0) {
-		/* no PAGEMAP_SCAN here (Linux < 6.7): smaps from now on */
-		pagemap_scan_ok = 0;
-		free(text);
-		free(*ents_out);
-		return read_vmas(tid, 1, text_out, ents_out);
+	int count = parse_vmas(m->spare, &m->spents, &m->capspents);
+	if (!smaps) {
+		int pfd = mm_fd(m, &m->fd_pagemap, tid, "pagemap");
+		if (pfd < 0 || scan_anon(pfd, m, m->spents, count) < 0) {
+			/* no PAGEMAP_SCAN here (Linux < 6.7): smaps from now on */
+			pagemap_scan_ok = 0;
+			return read_vmas(tid, m, 1);
+		}
+	} else {
+		m->scan_all = 0; /* smaps counted the pages */
 	}
-	*text_out = text;
 	return count;
 }
 
@@ -411,12 +559,11 @@ static int read_vmas(pid_t tid, int full, char **text_out, struct entry **ents_o
 static void snapshot_delta(pid_t tid, int mmi, int full)
 {
 	struct mmstate *m = &mms[mmi];
-	char *text;
-	struct entry *ents;
-	int nents = read_vmas(tid, full, &text, &ents);
+	int nents = read_vmas(tid, m, full);
 	if (nents < 0)
 		return;
-	int known = ents && nents > 0 && (full || opt_smaps || !pagemap_scan_ok);
+	struct entry *ents = m->spents;
+	int known = nents > 0 && (full || opt_smaps || !pagemap_scan_ok);
 	/* Count first, so the D line can say how many changes follow.  A change is a
 	 * removal "-START" or an addition "+ANON LINE" followed by "=VMFLAGS". */
 	int changes = 0;
@@ -453,26 +600,37 @@ static void snapshot_delta(pid_t tid, int mmi, int full)
 			}
 		}
 	}
-	free(m->text);
-	free(m->ents);
-	m->text = text;
+	/* the new reading becomes the baseline; the old buffers are reused for the next one */
+	char *t = m->text;
+	size_t tc = m->textcap;
+	struct entry *e = m->ents;
+	int ec = m->capents;
+	m->text = m->spare;
+	m->textcap = m->sparecap;
 	m->ents = ents;
+	m->capents = m->capspents;
 	m->nents = nents;
+	m->spare = t;
+	m->sparecap = tc;
+	m->spents = e;
+	m->capspents = ec;
 }
 
 /* Sets an mm's baseline from smaps text without reporting a delta. */
 static void set_baseline(int mmi, const char *smaps, size_t len)
 {
 	struct mmstate *m = &mms[mmi];
-	char *text = malloc(len + 1);
-	if (!text)
-		die("out of memory");
-	memcpy(text, smaps, len);
-	text[len] = '\0';
-	free(m->text);
-	free(m->ents);
-	m->text = text;
-	m->nents = parse_vmas(text, &m->ents);
+	if (m->textcap < len + 1) {
+		free(m->text);
+		m->textcap = len + 1;
+		m->text = malloc(m->textcap);
+		if (!m->text)
+			die("out of memory");
+	}
+	memcpy(m->text, smaps, len);
+	m->text[len] = '\0';
+	m->nents = parse_vmas(m->text, &m->ents, &m->capents);
+	m->scan_all = 0;
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -487,6 +645,7 @@ struct task {
 	int in_sys;         /* resumed with PTRACE_SYSCALL, exit stop pending */
 	int holds_mm;       /* mm index it holds busy, or -1 */
 	int group_exit;     /* it called exit_group */
+	int files_shared;   /* its file table is (or was) shared with another task */
 	long nr;
 	unsigned long args[6];
 	unsigned long clone_flags;
@@ -560,6 +719,17 @@ static const char *fs_path(pid_t tid, int fd, char *buf, size_t size)
 	return buf;
 }
 
+/* Is fd open in tid's file table? */
+static int fd_is_open(pid_t tid, unsigned long fd)
+{
+	char link[64];
+	struct stat st;
+	if (fd > 0x7fffffff)
+		return 0;
+	snprintf(link, sizeof link, "/proc/%d/fd/%lu", tid, fd);
+	return fstatat(AT_FDCWD, link, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
 /* Reports what fd refers to in tid's file table (I event). */
 static void report_fd(pid_t tid, int fd)
 {
@@ -569,8 +739,23 @@ static void report_fd(pid_t tid, int fd)
 	snprintf(link, sizeof link, "/proc/%d/fd/%d", tid, fd);
 	if (stat(link, &st) < 0)
 		return;
-	if (statfs(link, &sf) < 0)
-		sf.f_type = 0;
+	/* the filesystem type, once per device */
+	static struct {
+		dev_t dev;
+		long type;
+	} fstypes[64];
+	static int nfstypes;
+	long fstype = -1;
+	for (int i = 0; i < nfstypes; i++)
+		if (fstypes[i].dev == st.st_dev)
+			fstype = fstypes[i].type;
+	if (fstype < 0) {
+		fstype = statfs(link, &sf) < 0 ? 0 : (long)sf.f_type;
+		if (nfstypes < 64) {
+			fstypes[nfstypes].dev = st.st_dev;
+			fstypes[nfstypes++].type = fstype;
+		}
+	}
 	fs_path(tid, fd, path, sizeof path);
 	/* open flags (octal) from fdinfo: the access mode decides what mmap allows */
 	long flags = -1;
@@ -585,7 +770,7 @@ static void report_fd(pid_t tid, int fd)
 			*p = '?';
 	fprintf(out, "I %x %x %02x:%02x %llx %llx %x %lx %lx %s\n", tid, fd, major(st.st_dev),
 		minor(st.st_dev), (unsigned long long)st.st_ino, (unsigned long long)st.st_size,
-		st.st_mode, flags, (unsigned long)sf.f_type, path);
+		st.st_mode, flags, (unsigned long)fstype, path);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -634,6 +819,24 @@ static void forget_waiting(pid_t tid)
 	}
 }
 
+/* Can the call remove anonymous pages from its mm?  If it can, the next page-table scan
+ * covers every VMA (see scan_anon).  These cannot: mmap without MAP_FIXED (it maps into a
+ * hole or fails), mprotect, mlock, munlock, mseal, naming, fork (the parent keeps its
+ * pages), exec (a new mm, or a failure). */
+static int keeps_pages(const struct task *t)
+{
+	switch (t->nr) {
+	case NR_mmap:
+		return !(t->args[3] & MV_MAP_FIXED);
+	case NR_mprotect: case NR_pkey_mprotect: case NR_mlock: case NR_mlock2:
+	case NR_munlock: case NR_mlockall: case NR_munlockall: case NR_mseal: case NR_prctl:
+	case NR_clone: case NR_clone3: case NR_fork: case NR_vfork: case NR_execve:
+	case NR_execveat:
+		return 1;
+	}
+	return 0;
+}
+
 /* The thread holds its mm now: read the state the call starts from, then let it run. */
 static void begin_mm_syscall(struct task *t)
 {
@@ -643,6 +846,12 @@ static void begin_mm_syscall(struct task *t)
 	/* brk(0) only asks: no snapshot needed for it. */
 	if (!(t->nr == NR_brk && t->args[0] == 0))
 		snapshot_delta(t->tid, t->mm, t->nr == NR_execve || t->nr == NR_execveat);
+	m = &mms[t->mm];
+	if (!keeps_pages(t))
+		m->scan_all = 1;
+	if (t->nr == NR_madvise && (t->args[2] == MV_MADV_FREE || t->args[2] == MV_MADV_COLD ||
+				    t->args[2] == MV_MADV_PAGEOUT))
+		m->pages_volatile = 1;
 	if (t->nr == NR_mmap && !(t->args[3] & MV_MAP_ANONYMOUS) && (int)t->args[4] >= 0)
 		report_fd(t->tid, (int)t->args[4]);
 	if (t->nr == NR_prctl && t->args[4]) {
@@ -710,6 +919,14 @@ static void on_seccomp(struct task *t)
 	}
 	if (c == C_EXEC)
 		c = C_MM; /* report the old mm's last state before it goes */
+	if (t->nr == NR_close && !t->files_shared) {
+		/* No other task uses this file table, so close(fd) fails (EBADF) exactly when fd
+		 * is not open now; any other error still closes it.  Reported at entry: no stop
+		 * at its exit. */
+		put_syscall(t, fd_is_open(t->tid, t->args[0] & 0xffffffffUL) ? 0 : -EBADF);
+		resume(t, 0);
+		return;
+	}
 	if (c == C_MM) {
 		struct mmstate *m = &mms[t->mm];
 		if (m->busy && m->busy != t->tid) {
@@ -773,6 +990,8 @@ static void on_clone_event(struct task *t)
 	unsigned long flags = t->clone_flags;
 	c->linked = 1;
 	c->tgid = (flags & MV_CLONE_THREAD) ? t->tgid : ctid;
+	if (flags & MV_CLONE_FILES)
+		t->files_shared = c->files_shared = 1;
 	if (t->mm < 0) {
 		c->mm = -1;
 	} else if (flags & MV_CLONE_VM) {
@@ -809,9 +1028,11 @@ static void on_exec(struct task *t)
 	if (old >= 0) {
 		if (t->holds_mm == old)
 			release_mm(t);
-		mms[old].ntasks--;
+		if (--mms[old].ntasks <= 0)
+			mm_close_fds(&mms[old]);
 	}
 	int follow = opt_follow ? (old < 0 || mms[old].followed) : t->tgid == root_tgid;
+	t->files_shared = 0; /* exec unshared the file table (and killed the other threads) */
 	t->mm = new_mm(follow);
 	mms[t->mm].ntasks = 1;
 	if (follow) {
@@ -879,8 +1100,8 @@ static void on_gone(struct task *t, int status)
 	}
 	forget_waiting(t->tid);
 	release_mm(t);
-	if (t->mm >= 0)
-		mms[t->mm].ntasks--;
+	if (t->mm >= 0 && --mms[t->mm].ntasks <= 0)
+		mm_close_fds(&mms[t->mm]);
 	t->used = 0;
 }
 
