@@ -55,3 +55,20 @@ def test_detect_reads_this_machine() -> None:
     assert profile.page_size == 4096
     assert profile.max_map_count == int(Path("/proc/sys/vm/max_map_count").read_text())
     assert profile.to_json()["max_map_count"] == profile.max_map_count
+
+
+def test_special_pages_come_from_the_recording_and_decide_sigbus() -> None:
+    """The runner probes which [vvar] pages a read maps; the model's faults follow the
+    recorded answer, not a built-in guess."""
+    from maplevm.mm.seed import from_proc_maps
+
+    rec = load(FIXTURES / "special-pages.jsonl")
+    probed = rec.env["special_pages"]
+    assert set(probed) == {"[vvar]", "[vvar_vclock]"}
+    profile = KernelProfile.from_env(dict(rec.env))
+    assert profile.special_pages == {k: tuple(v) for k, v in probed.items()}
+    maps = "7ffff7ff7000-7ffff7ffb000 r--p 00000000 00:00 0  [vvar]\n"
+    for pages in ((0, 2), (0, 1, 2, 3)):
+        mm = from_proc_maps(maps, profile=replace(profile, special_pages={"[vvar]": pages}))
+        got = [mm.fault(0x7FFFF7FF7000 + k * 4096, write=False) for k in range(4)]
+        assert got == [0 if k in pages else -5 for k in range(4)]

@@ -373,6 +373,7 @@ class _Session:
         first = self._must(Command(K_SNAPSHOT), SNAP_CODES["full"], "to take the first snapshot")
         initial = self._snapshot("full", first)
         assert initial is not None
+        env["special_pages"] = self._probe_special_pages(first.text or "")
         results: list[int] = []
         steps: list[Step] = []
         total = len(self.script.ops)
@@ -389,6 +390,27 @@ class _Session:
             if step.died is not None:
                 break
         return Recording(self.script.header, env, initial, tuple(steps), executor="kernel")
+
+    def _probe_special_pages(self, maps: str) -> dict[str, list[int]]:
+        """Which pages of [vvar] and [vvar_vclock] a read maps (the others raise SIGBUS).
+
+        That depends on the kernel's configuration and on the clock in use (kvm-clock's
+        pvclock page, Hyper-V's page), so it is asked, not derived.  Reading a page maps
+        a PFN and changes nothing a script can observe.
+        """
+        found: dict[str, list[int]] = {}
+        for line in maps.splitlines():
+            fields = line.split()
+            if len(fields) < 6 or fields[5] not in ("[vvar]", "[vvar_vclock]"):
+                continue
+            lo, hi = (int(x, 16) for x in fields[0].split("-"))
+            readable = []
+            for k, addr in enumerate(range(lo, hi, fl.PAGE_SIZE)):
+                resp = self._must(Command(K_TOUCH_READ, 0, (addr,)), 0, "to probe " + fields[5])
+                if resp.ret == 0:
+                    readable.append(k)
+            found[fields[5]] = readable
+        return found
 
     def _step(self, i: int, op: Op, results: Sequence[int]) -> Step:
         mode = self.script.snapshot_mode(i)

@@ -100,6 +100,13 @@ def fault_result(mm: MM, addr: int, write: bool) -> tuple[int, str | None]:
     page = addr & ~(PAGE_SIZE - 1)
     if flags & VM_MAYBE_GUARD and page in mm.guard_pages:
         return SIGSEGV, "SEGV_MAPERR"
+    ops = vma.vm_ops
+    if ops is not None and ops.name in mm.profile.special_pages:
+        # The special mapping's fault handler maps only some of its pages.
+        pgoff = vma.vm_pgoff + ((page - vma.vm_start) >> 12)
+        if pgoff not in mm.profile.special_pages[ops.name]:
+            return SIGBUS, "BUS_ADRERR"
+        return 0, None
     if vma.vm_file is not None:
         # Past i_size: SIGBUS, shmem included (a shared anonymous mapping grown by
         # mremap() reaches past its /dev/zero object: shmem_get_folio_gfp() -EINVAL).

@@ -98,6 +98,13 @@ class KernelProfile:
     # which filesystems align file mappings to PMDs, and the scratch files' filesystem
     thp_filesystems: tuple[str, ...] = THP_ALIGNED_FILESYSTEMS
     scratch_fs: str = "ext4"
+    # Page offsets of the special mappings that a read fault maps; the others raise
+    # SIGBUS (vvar_fault(), vvar_vclock_fault()).  Probed by the kernel runner; the
+    # default is what a 6.18 x86_64 KVM guest with kvm-clock shows: the time data and
+    # getrandom pages of [vvar], the pvclock page of [vvar_vclock].
+    special_pages: dict[str, tuple[int, ...]] = field(
+        default_factory=lambda: {"[vvar]": (0, 2), "[vvar_vclock]": (0,)}
+    )
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     # -- derived values -----------------------------------------------------------------
@@ -208,6 +215,10 @@ class KernelProfile:
             rlimit_memlock=_rlimit_from_json(rl.get("MEMLOCK"), base.rlimit_memlock),
             rlimit_data=_rlimit_from_json(rl.get("DATA"), base.rlimit_data),
             scratch_fs=str(env.get("scratch_fs") or base.scratch_fs),
+            special_pages={
+                str(k): tuple(int(p) for p in v)
+                for k, v in (env.get("special_pages") or base.special_pages).items()
+            },
             extra={"layout": env.get("layout", {})},
         )
 
