@@ -88,9 +88,13 @@ EOPNOTSUPP = errno.EOPNOTSUPP
 OVERCOMMIT_NEVER = 2
 
 
+MAX_ERRNO = 4095
+
+
 def IS_ERR_VALUE(x: int) -> bool:
-    """Negative errno values (the kernel's top 4095 unsigned values)."""
-    return x < 0
+    """Negative errno values: the model's negative ints, and (as the kernel sees any
+    unsigned long) the top 4095 unsigned values, which an address can be."""
+    return x < 0 or x > ULONG_MAX - MAX_ERRNO
 
 
 # -- lookups -----------------------------------------------------------------------------------
@@ -233,7 +237,9 @@ def __get_unmapped_area(
     else:
         addr = mm_get_unmapped_area_vmflags(mm, file, addr, length, pgoff, flags, vm_flags)
     if IS_ERR_VALUE(addr):
-        return addr
+        # MAP_FIXED hands the address straight back; one in the top 4095 values reads
+        # as an errno (mmap(MAP_FIXED, 0xff..f2) fails with EFAULT).
+        return addr if addr < 0 else addr - (ULONG_MAX + 1)
     if addr > mm.task_size - length:
         return -ENOMEM
     if offset_in_page(addr):
