@@ -22,6 +22,7 @@ validates a trace fully through :mod:`maplevm.scenario.recording`.
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -196,6 +197,17 @@ def is_trace_text(text: str) -> bool:
 
 def loads(text: str, source: str = "<trace>") -> Trace:
     """A trace from its JSON Lines (fast: the steps' resolved ``args`` are used as they are)."""
+    # Nothing read here is garbage: no collections while a million objects are made.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _loads(text, source)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _loads(text: str, source: str) -> Trace:
     header: dict[str, Any] | None = None
     steps: list[TraceStep] = []
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -244,19 +256,28 @@ def _step_from_json(obj: Mapping[str, Any], index: int) -> TraceStep:
         raise ValueError(f"unknown op {kind!r}")
     before = obj.get("before")
     snap = obj.get("snapshot")
+    args = obj.get("args")
     return TraceStep(
-        index=index,
-        pid=int(obj.get("pid", 1)),
-        tid=int(obj.get("tid", obj.get("pid", 1))),
-        kind=kind,
-        args=dict(obj.get("args", {})),
-        ret=int(obj["ret"]),
-        before=None if before is None else [edit_from_json(e) for e in before],
-        snapshot=None if snap is None else snapshot_from_json(snap),
-        fsize=obj.get("fsize"),
-        process=obj.get("process"),
-        note=op.get("note"),
+        index,
+        int(obj.get("pid", 1)),
+        int(obj.get("tid", obj.get("pid", 1))),
+        kind,
+        {} if args is None else dict(args),
+        int(obj["ret"]),
+        None if before is None else _edits_from_json(before),
+        None if snap is None else snapshot_from_json(snap),
+        obj.get("fsize"),
+        obj.get("process"),
+        op.get("note"),
     )
+
+
+def _edits_from_json(edits: list[Any]) -> list[Edit]:
+    """``edit_from_json`` of each (inlined: a long trace has hundreds of thousands)."""
+    return [
+        int(e, 16) if isinstance(e, str) else VmaLine(str(e[0]), str(e[1]), bool(e[2]))
+        for e in edits
+    ]
 
 
 def load(path: str | Path) -> Trace:

@@ -85,6 +85,22 @@ class Space:
                 out.append((v.line, v.vmflags))
         return out
 
+    def kernel_maps(self, lo: int, hi: int) -> list[str]:
+        """The maps lines of :meth:`kernel_rows` (no VmFlags)."""
+        out: list[str] = []
+        starts = self.starts
+        kernel = self.kernel
+        n = len(starts)
+        i = max(bisect_left(starts, lo) - 1, 0)
+        while i < n:
+            v = kernel[starts[i]]
+            i += 1
+            if v.start > hi:
+                break
+            if v.end >= lo and v.start < (1 << 63):
+                out.append(v.line)
+        return out
+
     def kernel_lines(self) -> list[VmaLine]:
         return [self.kernel[s] for s in self.starts]
 
@@ -100,21 +116,23 @@ class Space:
         cache = self._rows
         if len(cache) > 4 * mm.map_count + 4096:
             cache.clear()  # entries of VMAs that are gone
+        heap = (mm.brk, mm.start_brk, mm.start_stack)
         out: list[Row] = []
         for _first, _last, v in mm.mm_mt.items(max(lo - 1, 0), hi):
             # a VMA's line changes only with these (the name of an anonymous one also with
             # the break and the stack), so rendered rows are kept between checks
-            key: tuple[Any, ...] = (
+            file = v.vm_file
+            ops = v.vm_ops
+            key = (
                 v.vm_start,
                 v.vm_end,
                 v.vm_flags,
                 v.vm_pgoff,
-                v.vm_file,
-                v.vm_ops,
+                file,
+                ops,
                 v.anon_name,
+                heap if file is None and ops is None else None,
             )
-            if v.vm_file is None and v.vm_ops is None:
-                key += (mm.brk, mm.start_brk, mm.start_stack)
             hit = cache.get(id(v))
             if hit is not None and hit[0] == key:
                 out.append(hit[1])
@@ -123,6 +141,10 @@ class Space:
             cache[id(v)] = (key, row)
             out.append(row)
         return out
+
+    def model_maps(self, lo: int, hi: int) -> list[str]:
+        """The maps lines of :meth:`model_rows` (no VmFlags)."""
+        return [row[0] for row in self.model_rows(lo, hi)]
 
     def model_all(self) -> list[Row]:
         return [(line, flags) for line, flags, _anon in smaps_entries(self.mm)]
@@ -157,6 +179,8 @@ def grow(mm: MM, low: VmaLine) -> VmArea | None:
 
 
 def merge_ranges(ranges: list[Range]) -> list[Range]:
+    if len(ranges) < 2:
+        return ranges
     out: list[Range] = []
     for lo, hi in sorted(ranges):
         if out and lo <= out[-1][1] + PAGE_SIZE:
