@@ -76,7 +76,7 @@ def mas_max_gap(mas: MaStateFields) -> int:
     node = mas.node
     assert node is not None
     if node.type < 2:
-        return mas_leaf_max_gap(mas)
+        return ma_leaf_max_gap(node, mas.min, mas.max)
     gaps = node.gap
     assert gaps is not None
     return gaps[node.meta_gap]

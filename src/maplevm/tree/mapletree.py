@@ -35,7 +35,7 @@ from maplevm.tree.constants import (
     MapleStatus,
     StoreType,
 )
-from maplevm.tree.entry import mt_is_reserved, xa_is_advanced
+from maplevm.tree.entry import XaInternal, mt_is_reserved, xa_is_advanced
 from maplevm.tree.errors import InvalidArgument, MapleError, error_for
 from maplevm.tree.node import MapleNode
 from maplevm.tree.state import MaStateFields
@@ -123,6 +123,17 @@ class MapleTree:
 
     def store_range(self, first: int, last: int, entry: Any) -> None:
         """Mirror of ``mtree_store_range()``: map ``[first, last]`` (inclusive) to ``entry``."""
+        if (
+            first.__class__ is int
+            and last.__class__ is int
+            and 0 <= first <= last <= ULONG_MAX
+            and entry.__class__ is not XaInternal
+        ):
+            # The checks below, and mtree_store_range()'s, all pass: its body directly.
+            ret = _write.mas_store_gfp(MaStateFields(self, first, last), entry)
+            if ret:
+                raise error_for(ret, "store failed", first=first, last=last)
+            return
         _check_range(first, last)
         _check_entry(entry)
         ret = _normal.mtree_store_range(self, first, last, entry)
@@ -147,8 +158,9 @@ class MapleTree:
 
     def erase(self, index: int) -> Any:
         """Mirror of ``mtree_erase()``: remove the whole range holding ``index``; its entry."""
-        _check_index("index", index)
-        return _normal.mtree_erase(self, index)
+        if index.__class__ is not int or not 0 <= index <= ULONG_MAX:
+            _check_index("index", index)
+        return _write.mas_erase(MaStateFields(self, index, index))  # mtree_erase()
 
     def _alloc(self, entry: Any, size: int, lo: int, hi: int, rev: bool) -> int:
         if not self.alloc_range_tree:

@@ -1508,6 +1508,12 @@ def mas_wr_split_fast(wr_mas: MaWrState) -> bool:
                 rg = rgaps[right.meta_gap]
         first = p_first
         replaced = p_replaced
+        if x is leaf:
+            # The new leaf holding the index, where mtree_range_walk() will end.
+            if index <= l_max:
+                w_node, w_min, w_max = left, l_min, l_max
+            else:
+                w_node, w_min, w_max = right, l_max + 1, r_max
         if x_type >= 2:
             # mas_topiary_replace() will have them adopt their children
             for offset, child in enumerate(bslot[:split]):
@@ -1557,9 +1563,13 @@ def mas_wr_split_fast(wr_mas: MaWrState) -> bool:
     mas.node = ancestor
     mas.min = top_min
     mas.max = top_max
-    # mas_wmb_replace(): the gaps above, then back down to the entry.
+    # mas_wmb_replace(): the gaps above, then back down to the entry (the walk from the
+    # new top passes the new nodes to the leaf found above: it starts there).
     mas_update_gap(mas)
     wr_mas.content = content
+    mas.node = w_node
+    mas.min = w_min
+    mas.max = w_max
     mtree_range_walk(mas)
     return True
 
@@ -2189,7 +2199,12 @@ def mas_wr_store_type(wr_mas: MaWrState) -> int:
         return wr_store_root
     if not mas_wr_walk(wr_mas):
         return wr_spanning_store
+    return mas_wr_leaf_store_type(wr_mas)
 
+
+def mas_wr_leaf_store_type(wr_mas: MaWrState) -> int:
+    """The part of ``mas_wr_store_type()`` after a walk that reached the leaf."""
+    mas = wr_mas.mas
     # At this point, we are at the leaf node that needs to be altered.
     mas_wr_end_piv(wr_mas)
     if wr_mas.entry is None:
@@ -2387,6 +2402,12 @@ def mas_erase(mas: MaStateFields) -> Any:
     wr_mas = MaWrState(mas, None)
     # The kernel's condition is always true: the walk restarts from the root.
     mas.status = START
+    tree = mas.tree
+    root = tree.ma_root
+    if root.__class__ is MapleNode and not tree.alloc_failures:
+        done, entry = _mas_erase_walk(mas, wr_mas, root, index)
+        if done:
+            return entry
     while True:
         entry = mas_state_walk(mas)
         if entry is None:
@@ -2403,3 +2424,143 @@ def mas_erase(mas: MaStateFields) -> Any:
         mas_wr_store_entry(wr_mas)
     mas_destroy(mas)
     return entry
+
+
+def _mas_erase_walk(
+    mas: MaStateFields, wr_mas: MaWrState, root: MapleNode, index: int
+) -> tuple[bool, Any]:
+    """``mas_erase()`` with one walk instead of two: ``mas_state_walk()`` finds the entry
+    and its range, and what the ``mas_wr_walk()`` that ``mas_wr_preallocate()`` then runs
+    from the root over that range would record is gathered on the way down (the range lies
+    in one child at every level, so both walks pass the same nodes and slots).  Only when
+    the range ends its leaf (a spanning store: the write walk stops at the first level
+    whose child ends there) is the path walked again to that level.  The state and the
+    write state end as the two walks leave them.  Returns ``(False, None)`` without
+    changing anything if the walk meets a dead node (the general path then runs);
+    ``(True, entry)`` when done.
+    """
+    node = root
+    lo = 0
+    hi = ULONG_MAX
+    depth = 0
+    vacant_height = sufficient_height = 0
+    p_min = p_max = -1
+    while True:
+        # mtree_range_walk(), with mas_wr_walk()'s bookkeeping
+        node_type = node.type
+        pivots = node.pivot
+        if node_type == maple_arange_64 or not pivots[-1]:  # ma_data_end(), inlined
+            count = node.meta_end
+        elif pivots[-1] == hi:
+            count = len(pivots) - 1
+        else:
+            count = len(pivots)
+        offset = bisect_left(pivots, index, 0, count)
+        r_max = pivots[offset] if offset < count else hi
+        r_min = pivots[offset - 1] + 1 if offset else lo
+        if node.parent is node:
+            return False, None
+        if node_type < 2:
+            break
+        if count < _VACANT_BELOW[node_type]:
+            vacant_height = depth + 1
+        if node.is_root:
+            if count > 2:
+                sufficient_height = 1
+        elif count > _SUFFICIENT_ABOVE[node_type]:
+            sufficient_height = depth + 1
+        p_min = lo
+        p_max = hi
+        lo = r_min
+        hi = r_max
+        node = node.slot[offset]
+        depth += 1
+    entry = node.slot[offset]
+    # mas_start() then mtree_range_walk(): the state rests on the entry's slot.
+    mas.status = ACTIVE
+    mas.depth = 0
+    mas.index = r_min
+    mas.last = last = r_max
+    if entry is None:
+        mas.node = node
+        mas.min = lo
+        mas.max = hi
+        mas.offset = offset
+        mas.end = count
+        return True, None
+
+    # mas_reset(), mas_wr_prealloc_setup() (mas_start() gives no content), mas_wr_walk()
+    # over [r_min, r_max] with a NULL entry.
+    spanning = last == hi and last != ULONG_MAX  # a NULL cannot end a leaf
+    if spanning:
+        # mas_is_span_wr() stops the write walk at the first level whose child ends at
+        # last (the leaf itself when it is the root): walk down to it again.
+        leaf = node
+        leaf_count = count
+        leaf_offset = offset
+        leaf_min = lo
+        leaf_max = hi
+        node = root
+        lo = 0
+        hi = ULONG_MAX
+        depth = 0
+        vacant_height = sufficient_height = 0
+        while node is not leaf:
+            node_type = node.type
+            pivots = node.pivot
+            if node_type == maple_arange_64 or not pivots[-1]:
+                count = node.meta_end
+            elif pivots[-1] == hi:
+                count = len(pivots) - 1
+            else:
+                count = len(pivots)
+            offset = bisect_left(pivots, index, 0, count)
+            r_max = pivots[offset] if offset < count else hi
+            r_min = pivots[offset - 1] + 1 if offset else lo
+            if r_max == last:
+                break
+            if count < _VACANT_BELOW[node_type]:
+                vacant_height = depth + 1
+            if node.is_root:
+                if count > 2:
+                    sufficient_height = 1
+            elif count > _SUFFICIENT_ABOVE[node_type]:
+                sufficient_height = depth + 1
+            lo = r_min
+            hi = r_max
+            node = node.slot[offset]
+            depth += 1
+        else:
+            count = leaf_count
+            offset = leaf_offset
+            lo = leaf_min
+            hi = leaf_max
+            r_min = mas.index
+            r_max = last
+        if depth:
+            wr_mas.content = node  # set one level up, as the kernel leaves it
+    else:
+        wr_mas.content = entry
+        wr_mas.parent_min = p_min
+        wr_mas.parent_max = p_max
+    mas.node = node
+    mas.min = lo
+    mas.max = hi
+    mas.depth = depth
+    mas.end = count
+    wr_mas.offset_end = mas.offset = offset
+    wr_mas.type = node.type
+    wr_mas.node = node
+    wr_mas.pivots = node.pivot
+    wr_mas.slots = node.slot
+    wr_mas.r_max = r_max
+    wr_mas.r_min = r_min
+    wr_mas.vacant_height = vacant_height
+    wr_mas.sufficient_height = sufficient_height
+    mas.store_type = wr_spanning_store if spanning else mas_wr_leaf_store_type(wr_mas)
+    mas_prealloc_calc(wr_mas, None)
+    if mas.node_request:
+        mas_alloc_nodes(mas)  # cannot fail: no allocation failure is pending
+    mas_wr_store_entry(wr_mas)
+    mas_destroy(mas)
+    return True, entry
