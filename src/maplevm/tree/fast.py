@@ -193,18 +193,22 @@ def _batches(root: MapleNode, first: int, last: int) -> Iterator[Iterator[tuple[
             entries = w_entries
             bounds = pivots[:end]
             bounds.append(hi)
+            # Each leaf adds pivots[:n] + [c_hi] and slots[:n + 1] for its data end n:
+            # its whole arrays go in (no slice copies) and what lies past n comes off.
             for leaf, c_hi in zip(slots[: end + 1], bounds, strict=True):
                 leaf_pivots = leaf.pivot
                 last_piv = leaf_pivots[-1]
+                ends += leaf_pivots
+                entries += leaf.slot
                 if not last_piv:
-                    n = leaf.meta_end
-                elif last_piv == c_hi:  # (a leaf has 15 pivots)
-                    n = 14
-                else:
-                    n = 15
-                ends += leaf_pivots[:n]
-                ends.append(c_hi)
-                entries += leaf.slot[: n + 1]
+                    cut = 15 - leaf.meta_end  # (a leaf has 15 pivots, 16 slots)
+                    del ends[-cut:]
+                    del entries[-cut:]
+                    ends.append(c_hi)
+                elif last_piv == c_hi:  # n = 14: the last pivot is the end
+                    del entries[-1]
+                else:  # n = 15
+                    ends.append(c_hi)
             if len(ends) >= _CHUNK:
                 yield _ranges(w_lo, ends, entries, first, last)
                 w_lo = hi + 1
