@@ -91,6 +91,25 @@ def test_an_inherited_fd_gets_an_open_step_and_sizes_are_tracked() -> None:
     assert t.steps[4].fsize == 9000
 
 
+def test_a_duplicated_fd_first_seen_at_the_dup_shares_its_open_file() -> None:
+    """Opens are not traced: the tracer describes the descriptor a dup copies (I at the dup's
+    entry), so both numbers refer to one open file (one struct file: their mappings merge)."""
+    t = run(
+        [
+            ev.Root("R", 7),
+            exec_event(7),
+            fdinfo(7, 4, size=100),
+            sc(7, 33, 9, 4, 9),  # dup2(4, 9) -> 9
+            sc(7, 3, 0, 4),  # close(4)
+            fdinfo(7, 9, size=100),
+            sc(7, 9, 0x7FFFF7FB7000, 0, 4096, 1, 2, 9, 0),  # mmap of fd 9
+        ]
+    )
+    kinds = [s.kind for s in t.steps]
+    assert kinds == ["exec", "open", "dup", "close", "mmap"]
+    assert t.steps[1].args["fd"] == 4 and t.steps[2].args == {"fd": 4, "newfd": 9}
+
+
 def test_processes_threads_and_forks() -> None:
     t = run(
         [

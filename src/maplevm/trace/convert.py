@@ -298,8 +298,11 @@ class Converter:
                     self._step(tid, "close", {"fd": fd}, 0, note="close_range")
             return
         if name in DUPS_FD:
+            info = self.fdinfo.pop(tid, None)
             if e.ret >= 0:
                 old = c_int(e.args[0])
+                if info is not None and info.fd == old:
+                    self._known(tid, info)
                 if old in table:
                     table[e.ret] = table[old]
                 else:
@@ -321,17 +324,25 @@ class Converter:
         info = self.fdinfo.pop(tid, None)
         if info is None or info.fd != fd:
             return None
-        table = self._table(tid)
-        known = table.get(fd)
-        if known is None or (known.dev, known.inode) != (info.dev, info.inode):
-            # inherited, passed over a socket, or opened by a call we do not see
-            self._open_step(tid, info)
-            self.steps[-1].note = "not seen opened (inherited or passed)"
+        known = self._known(tid, info)
+        if known is None:
             return None
         if known.size != info.size:
             known.size = info.size
             return info.size
         return None
+
+    def _known(self, tid: int, info: ev.FdInfo) -> FileInfo | None:
+        """The file table's entry for the descriptor the tracer just described; None when
+        it is new to the table (an open step is recorded now)."""
+        known = self._table(tid).get(info.fd)
+        if known is None or (known.dev, known.inode) != (info.dev, info.inode):
+            # opened before (the tracer reports descriptors when they are mapped or
+            # duplicated, not when they are opened), inherited, or passed over a socket
+            self._open_step(tid, info)
+            self.steps[-1].note = "first seen here (opened earlier, inherited or passed)"
+            return None
+        return known
 
     def _new_task(self, e: ev.NewTask) -> None:
         parent = self.task_proc.get(e.parent)

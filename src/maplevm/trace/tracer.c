@@ -38,10 +38,11 @@
  *   B <tid> <name> <nbytes>\n<bytes>\n          a blob: smaps, stat, limits, personality,
  *                                               status, exe, fds (after E); forksmaps (a
  *                                               new process's address space, before it runs)
- *   S <tid> <nr> <a0> .. <a5> <ret>             a completed system call
+ *   S <tid> <nr> <a0> .. <a5> <ret>             a completed system call (a close in an
+ *                                               unshared file table: at its entry)
  *   I <tid> <fd> <dev> <ino> <size> <st_mode> <open-flags> <fs-magic> <path>
- *                                               what an fd refers to (after open-like
- *                                               calls; before mmap of an fd)
+ *                                               what an fd refers to (before an mmap of
+ *                                               an fd, before a dup; opens do not stop)
  *   A <tid> <hex bytes>                         a string argument (prctl PR_SET_VMA name)
  *   D <tid> <count>\n(-<start> | +<anon> <maps line>)*count
  *                                               maps changes since the last D of this mm
@@ -128,13 +129,16 @@ enum {
 #define MV_MADV_COLD 20
 #define MV_MADV_PAGEOUT 21
 
-/* System calls that stop the program.  Everything else runs untraced. */
+/* System calls that stop the program.  Everything else runs untraced.  Opens are not
+ * among them: a descriptor matters to a replay only once it is mapped (or duplicated), and
+ * it is reported then (I before the mmap or dup); every way a descriptor number is freed or
+ * replaced is traced (close, close_range, dup2/dup3 onto it, close-on-exec), so a number
+ * mapped again refers to the same open file exactly when no such call came in between. */
 static const int traced_nrs[] = {
 	NR_mmap, NR_mprotect, NR_munmap, NR_brk, NR_mremap, NR_madvise, NR_shmat, NR_shmdt,
 	NR_mlock, NR_munlock, NR_mlockall, NR_munlockall, NR_mlock2, NR_pkey_mprotect,
-	NR_remap_file_pages, NR_mseal, NR_open, NR_openat, NR_creat, NR_openat2,
-	NR_memfd_create, NR_close, NR_close_range, NR_dup, NR_dup2, NR_dup3, NR_clone,
-	NR_clone3, NR_fork, NR_vfork, NR_execve, NR_execveat, NR_exit_group,
+	NR_remap_file_pages, NR_mseal, NR_close, NR_close_range, NR_dup, NR_dup2, NR_dup3,
+	NR_clone, NR_clone3, NR_fork, NR_vfork, NR_execve, NR_execveat, NR_exit_group,
 };
 
 enum sys_class { C_OTHER, C_MM, C_FD, C_CLONE, C_EXEC, C_EXIT };
@@ -927,6 +931,8 @@ static void on_seccomp(struct task *t)
 		resume(t, 0);
 		return;
 	}
+	if (c == C_FD && t->nr != NR_close && t->nr != NR_close_range)
+		report_fd(t->tid, (int)t->args[0]); /* the descriptor a dup copies */
 	if (c == C_MM) {
 		struct mmstate *m = &mms[t->mm];
 		if (m->busy && m->busy != t->tid) {
@@ -956,7 +962,7 @@ static void on_syscall_exit(struct task *t)
 	enum sys_class c = classify(t->nr);
 	if (followed(t) && c != C_EXEC) {
 		put_syscall(t, ret);
-		if (opens_fd(t->nr) && ret >= 0)
+		if (opens_fd(t->nr) && ret >= 0) /* (opens are no longer stopped: see traced_nrs) */
 			report_fd(t->tid, (int)ret);
 	}
 	release_mm(t);
