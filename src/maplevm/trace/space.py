@@ -15,6 +15,7 @@ from maplevm.mm.vm_area import VmArea
 from maplevm.trace.events import Edit, VmaLine
 from maplevm.trace.format import TraceStep
 from maplevm.trace.result import Divergence
+from maplevm.tree.normal import mt_find
 
 Row = tuple[str, str]  # (maps line, VmFlags)
 Range = tuple[int, int]
@@ -118,7 +119,10 @@ class Space:
             cache.clear()  # entries of VMAs that are gone
         heap = (mm.brk, mm.start_brk, mm.start_stack)
         out: list[Row] = []
-        for _first, _last, v in mm.mm_mt.items(max(lo - 1, 0), hi):
+        mt = mm.mm_mt
+        # mt_find from VMA to VMA: a window holds a few, and items() gathers whole leaves
+        v = mt_find(mt, max(lo - 1, 0), hi)[0]
+        while v is not None:
             # a VMA's line changes only with these (the name of an anonymous one also with
             # the break and the stack), so rendered rows are kept between checks
             file = v.vm_file
@@ -136,10 +140,12 @@ class Space:
             hit = cache.get(id(v))
             if hit is not None and hit[0] == key:
                 out.append(hit[1])
-                continue
-            row = (maps_line(v), flags_text(v.vm_flags))
-            cache[id(v)] = (key, row)
-            out.append(row)
+            else:
+                row = (maps_line(v), flags_text(v.vm_flags))
+                cache[id(v)] = (key, row)
+                out.append(row)
+            end = v.vm_end
+            v = mt_find(mt, end, hi)[0] if end <= hi else None
         return out
 
     def model_maps(self, lo: int, hi: int) -> list[str]:
