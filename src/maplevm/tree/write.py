@@ -2100,8 +2100,6 @@ def mas_wr_append(wr_mas: MaWrState, new_end: int) -> None:
 
 def mas_wr_bnode(wr_mas: MaWrState) -> None:
     """Mirror of ``mas_wr_bnode()``: the slow path (split or rebalance)."""
-    if wr_mas.mas.store_type == wr_split_store and mas_wr_split_fast(wr_mas):
-        return
     b_node = MapleBigNode()
     mas_store_b_node(wr_mas, b_node, wr_mas.offset_end)
     mas_commit_b_node(wr_mas, b_node)
@@ -2110,21 +2108,25 @@ def mas_wr_bnode(wr_mas: MaWrState) -> None:
 def mas_wr_store_entry(wr_mas: MaWrState) -> None:
     """Mirror of ``mas_wr_store_entry()``: run the write path chosen by the walk."""
     mas = wr_mas.mas
-    new_end = mas_wr_new_end(wr_mas)
     st = mas.store_type
-    if st == wr_exact_fit:
+    # (The kernel computes new_end = mas_wr_new_end() first; only append and node
+    # store read it, and nothing changes it before they do.)
+    if st == wr_split_store:
+        if not mas_wr_split_fast(wr_mas):  # mas_wr_bnode(), short cut
+            mas_wr_bnode(wr_mas)
+    elif st == wr_exact_fit:
         wr_mas.slots[mas.offset] = wr_mas.entry
         if (wr_mas.entry is None) != (wr_mas.content is None):
             mas_update_gap(mas)
     elif st == wr_append:
-        mas_wr_append(wr_mas, new_end)
+        mas_wr_append(wr_mas, mas_wr_new_end(wr_mas))
     elif st == wr_slot_store:
         mas_wr_slot_store(wr_mas)
     elif st == wr_node_store:
-        mas_wr_node_store(wr_mas, new_end)
+        mas_wr_node_store(wr_mas, mas_wr_new_end(wr_mas))
     elif st == wr_spanning_store:
         mas_wr_spanning_store(wr_mas)
-    elif st in (wr_split_store, wr_rebalance):
+    elif st == wr_rebalance:
         mas_wr_bnode(wr_mas)
     elif st == wr_new_root:
         mas_new_root(mas, wr_mas.entry)
