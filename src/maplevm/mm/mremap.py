@@ -97,6 +97,8 @@ MREMAP_SHRINK = 2
 MREMAP_EXPAND = 3
 
 HPAGE_SIZE = PMD_SIZE  # the default hugetlb page size on x86_64
+PMD_SHIFT = 21
+PMD_MASK = ~(PMD_SIZE - 1)
 
 
 @dataclass
@@ -125,12 +127,106 @@ class VmaRemapStruct:
 # -- page tables --------------------------------------------------------------------------------
 
 
-def move_page_tables(mm: MM, old_addr: int, new_addr: int, length: int) -> int:
+def can_realign_addr(
+    mm: MM, old: VmArea, new: VmArea, old_addr: int, new_addr: int, length: int
+) -> bool:
+    """Mirror of ``can_realign_addr()`` with ``can_align_down()`` (not for a stack): the
+    move may start at the PMD boundary below both addresses when they are equally
+    misaligned, the range reaches the next boundary, both start their VMAs and nothing is
+    mapped between the boundary and either VMA."""
+    old_align = old_addr & (PMD_SIZE - 1)
+    if length < PMD_SIZE - old_align or old_align == 0:
+        return False
+    if old_align != new_addr & (PMD_SIZE - 1):
+        return False
+    for vma, addr in ((old, old_addr), (new, new_addr)):
+        if vma.vm_start != addr:
+            return False
+        if find_vma_intersection(mm, addr & PMD_MASK, vma.vm_start) is not None:
+            return False
+    return True
+
+
+def _pmd_moves(
+    mm: MM,
+    old_addr: int,
+    new_addr: int,
+    length: int,
+    old: VmArea | None,
+    new: VmArea | None,
+) -> list[tuple[str, int, int]]:
+    """What ``move_page_tables()`` does at each PMD of the range, decided before anything
+    moves: ``("huge", old_block, new_block)`` moves a PMD-mapped THP or huge zero page,
+    ``("table", ...)`` moves a whole PTE table (``move_normal_pmd()``: the old PMD is left
+    empty, so a later fault there may take a THP), ``("ptes", ...)`` moves entries into a
+    table at the new place and leaves the old table (``move_ptes()``), ``("split", ...)``
+    the same after ``split_huge_pmd()``.  Empty old PMDs are skipped (``get_old_pmd()``)."""
+    old_end = old_addr + length
+    if (
+        old is not None
+        and new is not None
+        and can_realign_addr(mm, old, new, old_addr, new_addr, length)
+    ):
+        old_addr &= PMD_MASK
+        new_addr &= PMD_MASK
+    steps: list[tuple[str, int, int]] = []
+    populated: set[int] = set()
+    while old_addr < old_end:
+        # get_extent(NORMAL_PMD): up to the next PMD boundary of either side.
+        extent = min(
+            ((old_addr + PMD_SIZE) & PMD_MASK) - old_addr,
+            old_end - old_addr,
+            ((new_addr + PMD_SIZE) & PMD_MASK) - new_addr,
+        )
+        ob, nb = old_addr >> PMD_SHIFT, new_addr >> PMD_SHIFT
+        if not mm.pmd_none(old_addr):
+            huge = ob in mm.huge_zero_pmds or (ob in mm.thp_folios and ob not in mm.pte_tables)
+            whole = extent == PMD_SIZE
+            if huge:
+                steps.append(("huge" if whole else "split", ob, nb))
+            elif whole and nb not in populated and mm.pmd_none(new_addr):
+                steps.append(("table", ob, nb))
+            else:
+                steps.append(("ptes", ob, nb))
+            populated.add(nb)
+        old_addr += extent
+        new_addr += extent
+    return steps
+
+
+def move_page_tables(
+    mm: MM,
+    old_addr: int,
+    new_addr: int,
+    length: int,
+    old: VmArea | None = None,
+    new: VmArea | None = None,
+) -> int:
     """Mirror of ``move_page_tables()`` for what the model keeps of page tables: the
     anonymous pages and guard markers of ``[old_addr, old_addr + len)`` move to
-    ``new_addr``.  Returns the length moved (always all of it: no allocation fails)."""
+    ``new_addr``, and with them the PMD-level state that decides later THP faults
+    (see :func:`_pmd_moves`).  ``old``/``new`` are the source and destination VMAs
+    (``pmc->old``/``pmc->new``), needed for the realignment.  Returns the length moved
+    (always all of it: no allocation fails)."""
     if length and old_addr != new_addr:
+        steps = _pmd_moves(mm, old_addr, new_addr, length, old, new)
+        tables_before = set(mm.pte_tables)
         mm.move_anon_pages(old_addr, new_addr, length)
+        for kind, ob, nb in steps:
+            if kind == "huge":
+                if ob in mm.huge_zero_pmds:
+                    mm.huge_zero_pmds.discard(ob)
+                    mm.huge_zero_pmds.add(nb)
+                if nb not in tables_before:
+                    mm.pte_tables.discard(nb)  # a PMD mapping, not a table
+            elif kind == "table":
+                mm.pte_tables.discard(ob)
+                mm.pte_tables.add(nb)
+            else:
+                if kind == "split":
+                    mm.huge_zero_pmds.discard(ob)
+                    mm.pte_tables.add(ob)
+                mm.pte_tables.add(nb)
         if mm.guard_pages:
             end = old_addr + length
             moved = {p for p in mm.guard_pages if old_addr <= p < end}
@@ -308,7 +404,7 @@ def copy_vma_and_data(vrm: VmaRemapStruct) -> tuple[int, VmArea | None]:
         vrm.vmi_needs_invalidate = True
     vrm.vma = vma
     trace(vrm.mm, "mremap_copy", old=vrm.addr, new=vrm.new_addr, new_vma=new_vma)
-    moved_len = move_page_tables(vrm.mm, vrm.addr, vrm.new_addr, vrm.old_len)
+    moved_len = move_page_tables(vrm.mm, vrm.addr, vrm.new_addr, vrm.old_len, vma, new_vma)
     err = 0
     if moved_len < vrm.old_len:
         err = -ENOMEM
@@ -316,7 +412,7 @@ def copy_vma_and_data(vrm: VmaRemapStruct) -> tuple[int, VmArea | None]:
         err = -vma.vm_ops.mremap_errno
     if err:
         # Move the entries back, then unmap the new area instead of the old.
-        move_page_tables(vrm.mm, vrm.new_addr, vrm.addr, moved_len)
+        move_page_tables(vrm.mm, vrm.new_addr, vrm.addr, moved_len, new_vma, vma)
         vrm.vma = new_vma
         vrm.old_len = vrm.new_len
         vrm.addr = vrm.new_addr
