@@ -9,9 +9,6 @@ RLIMIT_MEMLOCK rules and ``mm->locked_vm`` are pinned by the unit tests below.
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
-
-import pytest
 
 from maplevm.mm import MM
 from maplevm.mm.flags import (
@@ -34,13 +31,7 @@ from maplevm.mm.mlock import count_mm_mlocked_page_nr
 from maplevm.mm.mmap import vma_lookup
 from maplevm.mm.profile import CAP_IPC_LOCK, KernelProfile, RLimit
 
-from .fixture_replay import (
-    assert_live_kernel_agrees,
-    assert_model_replays,
-    assert_regressions_replay_live,
-    recordings,
-    scripts,
-)
+from .fixture_replay import recordings, scripts
 
 RECORDINGS = recordings("mlock")
 SCRIPTS = scripts("mlock")
@@ -56,23 +47,6 @@ def test_the_mlock_fixtures_are_there() -> None:
     assert len(SCRIPTS) >= 2
     recorded = {p.name for p in RECORDINGS if p.parent.name == "recordings"}
     assert {p.name for p in SCRIPTS} <= recorded
-
-
-@pytest.mark.parametrize("path", RECORDINGS, ids=[p.stem for p in RECORDINGS])
-def test_model_replays_mlock_recording(path: Path) -> None:
-    assert_model_replays(path)
-
-
-@pytest.mark.live
-@pytest.mark.parametrize("script_path", SCRIPTS, ids=[p.stem for p in SCRIPTS])
-def test_live_kernel_still_records_the_fixtures(script_path: Path) -> None:
-    assert_live_kernel_agrees(script_path)
-
-
-@pytest.mark.live
-@pytest.mark.parametrize("path", REGRESSIONS, ids=[p.stem for p in REGRESSIONS])
-def test_live_kernel_still_records_the_regressions(path: Path) -> None:
-    assert_regressions_replay_live(path)
 
 
 # -- unit tests --------------------------------------------------------------------------------

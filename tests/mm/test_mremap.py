@@ -10,13 +10,9 @@ commit charge, locked_vm and total_vm bookkeeping, and the helpers' arithmetic.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
-import pytest
-
 from maplevm.mm import MM
-from maplevm.mm.executor import ModelExecutor
 from maplevm.mm.flags import (
     MAP_ANONYMOUS,
     MAP_FIXED,
@@ -45,9 +41,6 @@ from maplevm.mm.mremap import (
     vrm_remap_type,
     vrm_set_delta,
 )
-from maplevm.scenario import format as sf
-from maplevm.scenario import recording as sr
-from maplevm.scenario.compare import first_divergence
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 RECORDINGS = sorted(
@@ -60,29 +53,6 @@ RW = PROT_READ | PROT_WRITE
 ANON = MAP_PRIVATE | MAP_ANONYMOUS
 ARENA = 0x2_0000_0000
 
-# Operations whose model lives in a module another part of the project provides.
-OP_MODULES = {
-    "mseal": "maplevm.mm.mseal",
-    "madvise": "maplevm.mm.madvise",
-    "mlock": "maplevm.mm.mlock",
-    "mlock2": "maplevm.mm.mlock",
-    "munlock": "maplevm.mm.mlock",
-    "mlockall": "maplevm.mm.mlock",
-    "munlockall": "maplevm.mm.mlock",
-}
-
-
-def missing_model_ops(script: sf.Script) -> list[str]:
-    """Operations of ``script`` the model cannot perform yet (their module is missing)."""
-    kinds = {op.kind for op in script.ops}
-    kinds |= {op.args["body"].kind for op in script.ops if op.kind == "repeat"}
-    return sorted(
-        f"{k} ({OP_MODULES[k]})"
-        for k in kinds
-        if k in OP_MODULES and importlib.util.find_spec(OP_MODULES[k]) is None
-    )
-
-
 # -- the recorded fixtures --------------------------------------------------------------------
 
 
@@ -90,50 +60,6 @@ def test_the_mremap_fixtures_are_there() -> None:
     assert len(RECORDINGS) >= 12
     recorded = {p.name for p in FIXTURES.glob("recordings/mremap-*.jsonl")}
     assert recorded == {p.name for p in SCRIPTS}
-
-
-@pytest.mark.parametrize("path", RECORDINGS, ids=[p.stem for p in RECORDINGS])
-def test_model_replays_mremap_recording(path: Path) -> None:
-    kernel = sr.load(path)
-    missing = missing_model_ops(kernel.script)
-    if missing:
-        pytest.skip(f"the model has no {', '.join(missing)} yet")
-    executor = ModelExecutor(base=kernel)
-    model = executor.run(kernel.script)
-    divergence = first_divergence(kernel, model, names=("kernel", "model"))
-    assert divergence is None, divergence.render()
-    assert executor.last_mm is not None
-    executor.last_mm.validate()
-
-
-LIVE_CASES = [FIXTURES / "recordings" / p.name for p in SCRIPTS] + sorted(
-    FIXTURES.glob("regressions/mremap-*.jsonl")
-)
-
-
-@pytest.mark.live
-@pytest.mark.parametrize("path", LIVE_CASES, ids=[p.stem for p in LIVE_CASES])
-def test_live_kernel_still_records_the_fixtures(path: Path) -> None:
-    from maplevm.kernel.env import behaviour_differences
-    from maplevm.kernel.runner import KernelExecutor, kernel_unavailable_reason
-
-    reason = kernel_unavailable_reason()
-    if reason:
-        pytest.skip(f"needs the live kernel: {reason}")
-    fixture = sr.load(path)
-    script = fixture.script
-    script_path = FIXTURES / "scripts" / path.name
-    if path.parent.name == "recordings":
-        assert sf.load(script_path).dumps() == script.dumps(), "script and recording disagree"
-    fresh = KernelExecutor().run(script)
-    relevant = dict(fresh.env)
-    if not fixture.header.files:
-        relevant["scratch_fs"] = fixture.env.get("scratch_fs")
-    diffs = behaviour_differences(dict(fixture.env), relevant)
-    if diffs:
-        pytest.skip(f"fixture recorded under different conditions: {'; '.join(diffs)}")
-    divergence = first_divergence(fixture, fresh, names=("fixture", "this kernel"))
-    assert divergence is None, divergence.render()
 
 
 # -- helpers ---------------------------------------------------------------------------------

@@ -8,10 +8,6 @@ divergence; the ``live`` tests record them again.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
 from maplevm.mm import MM
 from maplevm.mm.flags import (
     MADV_DONTNEED,
@@ -28,13 +24,7 @@ from maplevm.mm.flags import (
 from maplevm.mm.mmap import vma_lookup
 from maplevm.mm.mseal import range_contains_unmapped
 
-from .fixture_replay import (
-    assert_live_kernel_agrees,
-    assert_model_replays,
-    assert_regressions_replay_live,
-    recordings,
-    scripts,
-)
+from .fixture_replay import recordings, scripts
 
 RECORDINGS = recordings("mseal")
 SCRIPTS = scripts("mseal")
@@ -50,23 +40,6 @@ def test_the_mseal_fixtures_are_there() -> None:
     assert len(SCRIPTS) >= 1
     recorded = {p.name for p in RECORDINGS if p.parent.name == "recordings"}
     assert {p.name for p in SCRIPTS} <= recorded
-
-
-@pytest.mark.parametrize("path", RECORDINGS, ids=[p.stem for p in RECORDINGS])
-def test_model_replays_mseal_recording(path: Path) -> None:
-    assert_model_replays(path)
-
-
-@pytest.mark.live
-@pytest.mark.parametrize("script_path", SCRIPTS, ids=[p.stem for p in SCRIPTS])
-def test_live_kernel_still_records_the_fixtures(script_path: Path) -> None:
-    assert_live_kernel_agrees(script_path)
-
-
-@pytest.mark.live
-@pytest.mark.parametrize("path", REGRESSIONS, ids=[p.stem for p in REGRESSIONS])
-def test_live_kernel_still_records_the_regressions(path: Path) -> None:
-    assert_regressions_replay_live(path)
 
 
 # -- unit tests --------------------------------------------------------------------------------
