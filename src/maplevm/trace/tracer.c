@@ -125,6 +125,7 @@ enum {
 #define MV_CLONE_THREAD 0x10000
 #define MV_MAP_ANONYMOUS 0x20
 #define MV_MAP_FIXED 0x10
+#define MV_MREMAP_FIXED 2
 #define MV_MADV_FREE 8
 #define MV_MADV_COLD 20
 #define MV_MADV_PAGEOUT 21
@@ -268,8 +269,12 @@ struct mmstate {
 	 * such a descriptor belongs to the mm it was opened on (proc_mem_open), whichever of its
 	 * threads opened it or lives on; -1 until opened */
 	int fd_maps, fd_smaps, fd_pagemap;
-	/* a call that may have removed anonymous pages (munmap, madvise, mremap, brk, MAP_FIXED,
-	 * ...) ran since the last page-table scan: the next one covers every VMA */
+	/* the ranges where a call may have removed anonymous pages from a VMA whose maps line
+	 * stays the same (madvise, MAP_FIXED, mremap, munmap) since the last page-table scan:
+	 * the next one covers the VMAs meeting them */
+	unsigned long dirty_lo[8], dirty_hi[8];
+	int ndirty;
+	/* a call whose effect on pages is not known to stay in a range ran: scan every VMA */
 	int scan_all;
 	/* MADV_FREE or MADV_PAGEOUT was used: pages may go at any time, always scan all */
 	int pages_volatile;
@@ -455,6 +460,14 @@ static int scan_range(int fd, struct entry *ents, int i, int n, uint64_t from, u
 	return 0;
 }
 
+static int in_dirty(const struct mmstate *m, const struct entry *e)
+{
+	for (int d = 0; d < m->ndirty; d++)
+		if (e->start < m->dirty_hi[d] && m->dirty_lo[d] < e->end)
+			return 1;
+	return 0;
+}
+
 static int writable(const struct entry *e)
 {
 	const char *perms = strchr(e->line, ' ');
@@ -464,10 +477,11 @@ static int writable(const struct entry *e)
 /* Which VMAs hold anonymous pages, scanning only those whose answer may have changed since
  * the last reading `old`:
  *  - a VMA whose maps line changed (or is new) is scanned;
- *  - an unchanged VMA that had anonymous pages still has them, unless a call that can
- *    remove pages ran since (scan_all: munmap, mremap, madvise, brk, MAP_FIXED, ...) or
- *    pages may be reclaimed behind our back (MADV_FREE, MADV_PAGEOUT): page faults only
- *    add pages;
+ *  - an unchanged VMA that had anonymous pages still has them, unless it meets the range of
+ *    a call that can remove pages without changing the lines around (dirty: madvise,
+ *    MAP_FIXED, mremap, munmap), a call of unknown reach ran (scan_all: shmat, shmdt,
+ *    remap_file_pages) or pages may be reclaimed behind our back (MADV_FREE, MADV_COLD,
+ *    MADV_PAGEOUT): page faults only add pages;
  *  - an unchanged VMA without anonymous pages that is not writable cannot get any: a fault
  *    in it either fails or maps file pages or the zero page (only a FOLL_FORCE write, i.e.
  *    a debugger, could COW it, and we are its only ptracer);
@@ -489,7 +503,7 @@ static int scan_anon(int fd, struct mmstate *m, struct entry *ents, int n)
 				i++;
 			struct entry *a = i < m->nents ? &m->ents[i] : NULL;
 			if (a && a->start == b->start && strcmp(a->line, b->line) == 0 &&
-			    (a->anon || !writable(b))) {
+			    (a->anon || !writable(b)) && !in_dirty(m, b)) {
 				b->anon = a->anon;
 				k++;
 				continue;
@@ -508,7 +522,7 @@ static int scan_anon(int fd, struct mmstate *m, struct entry *ents, int n)
 					ii++;
 				struct entry *a = ii < m->nents ? &m->ents[ii] : NULL;
 				if (a && a->start == ents[e].start && strcmp(a->line, ents[e].line) == 0 &&
-				    (a->anon || !writable(&ents[e])))
+				    (a->anon || !writable(&ents[e])) && !in_dirty(m, &ents[e]))
 					break;
 				e++;
 			}
@@ -518,6 +532,7 @@ static int scan_anon(int fd, struct mmstate *m, struct entry *ents, int n)
 		k = e;
 	}
 	m->scan_all = 0;
+	m->ndirty = 0;
 	return 0;
 }
 
@@ -553,6 +568,7 @@ static int read_vmas(pid_t tid, struct mmstate *m, int full)
 		}
 	} else {
 		m->scan_all = 0; /* smaps counted the pages */
+		m->ndirty = 0;
 	}
 	return count;
 }
@@ -635,6 +651,7 @@ static void set_baseline(int mmi, const char *smaps, size_t len)
 	m->text[len] = '\0';
 	m->nents = parse_vmas(m->text, &m->ents, &m->capents);
 	m->scan_all = 0;
+	m->ndirty = 0;
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -823,22 +840,52 @@ static void forget_waiting(pid_t tid)
 	}
 }
 
-/* Can the call remove anonymous pages from its mm?  If it can, the next page-table scan
- * covers every VMA (see scan_anon).  These cannot: mmap without MAP_FIXED (it maps into a
- * hole or fails), mprotect, mlock, munlock, mseal, naming, fork (the parent keeps its
- * pages), exec (a new mm, or a failure). */
-static int keeps_pages(const struct task *t)
+/* Where can the call remove anonymous pages from its mm?  See scan_anon.  Nowhere: mmap
+ * without MAP_FIXED (it maps into a hole or fails), mprotect, mlock, munlock, mseal, naming,
+ * fork (the parent keeps its pages), exec (a new mm, or a failure), brk (shrinking unmaps
+ * the end of the heap VMA, whose line then changes).  munmap removes or cuts every VMA it
+ * meets (their lines change) but is noted too; madvise, MAP_FIXED (a replacement can have
+ * the same line) and mremap (MREMAP_DONTUNMAP keeps the old VMA; MREMAP_FIXED replaces what
+ * was at the new address) only in their ranges. */
+static void add_dirty(struct mmstate *m, unsigned long start, unsigned long len)
 {
+	unsigned long lo = start & ~4095UL, hi = start + len;
+	if (hi < start || hi > ~4095UL)
+		hi = ~0UL;
+	else
+		hi = (hi + 4095) & ~4095UL;
+	if (m->ndirty == (int)(sizeof m->dirty_lo / sizeof m->dirty_lo[0])) {
+		m->scan_all = 1;
+		return;
+	}
+	m->dirty_lo[m->ndirty] = lo;
+	m->dirty_hi[m->ndirty++] = hi;
+}
+
+static void note_page_removal(struct mmstate *m, const struct task *t)
+{
+	const unsigned long *a = t->args;
 	switch (t->nr) {
 	case NR_mmap:
-		return !(t->args[3] & MV_MAP_FIXED);
-	case NR_mprotect: case NR_pkey_mprotect: case NR_mlock: case NR_mlock2:
+		if (a[3] & MV_MAP_FIXED)
+			add_dirty(m, a[0], a[1]);
+		return;
+	case NR_munmap:
+	case NR_madvise:
+		add_dirty(m, a[0], a[1]);
+		return;
+	case NR_mremap:
+		add_dirty(m, a[0], a[1]);
+		if (a[3] & MV_MREMAP_FIXED)
+			add_dirty(m, a[4], a[2]);
+		return;
+	case NR_brk: case NR_mprotect: case NR_pkey_mprotect: case NR_mlock: case NR_mlock2:
 	case NR_munlock: case NR_mlockall: case NR_munlockall: case NR_mseal: case NR_prctl:
 	case NR_clone: case NR_clone3: case NR_fork: case NR_vfork: case NR_execve:
 	case NR_execveat:
-		return 1;
+		return;
 	}
-	return 0;
+	m->scan_all = 1;
 }
 
 /* The thread holds its mm now: read the state the call starts from, then let it run. */
@@ -851,8 +898,7 @@ static void begin_mm_syscall(struct task *t)
 	if (!(t->nr == NR_brk && t->args[0] == 0))
 		snapshot_delta(t->tid, t->mm, t->nr == NR_execve || t->nr == NR_execveat);
 	m = &mms[t->mm];
-	if (!keeps_pages(t))
-		m->scan_all = 1;
+	note_page_removal(m, t);
 	if (t->nr == NR_madvise && (t->args[2] == MV_MADV_FREE || t->args[2] == MV_MADV_COLD ||
 				    t->args[2] == MV_MADV_PAGEOUT))
 		m->pages_volatile = 1;
