@@ -75,7 +75,9 @@ def selected(setting: str | None) -> str | None:
 
 
 def sysctls() -> dict[str, int | str | None]:
-    return {name.replace("/", "."): _int_or_text(read_text(f"/proc/sys/{name}")) for name in SYSCTLS}
+    return {
+        name.replace("/", "."): _int_or_text(read_text(f"/proc/sys/{name}")) for name in SYSCTLS
+    }
 
 
 def thp() -> dict[str, str | None]:
