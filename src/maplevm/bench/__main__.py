@@ -3,17 +3,22 @@
 python -m maplevm.bench tree                   # all sizes, all workloads
 python -m maplevm.bench tree --sizes 100000 --only "random store" --repeats 9
 python -m maplevm.bench tree --json > bench.json
+python -m maplevm.bench mm --sizes 1000,10000,60000
+python -m maplevm.bench trace                  # tracing overhead, replay of 100k calls
+python -m maplevm.bench trace --no-replay -- make -C somewhere
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from maplevm.bench import mm as mm_bench
+from maplevm.bench import trace as trace_bench
 from maplevm.bench import tree as tree_bench
 
 
@@ -61,12 +66,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     m.add_argument("--budget", type=float, default=1.0, help="seconds per model run")
     m.add_argument("--no-kernel", action="store_true", help="model only (no C compiler needed)")
     m.add_argument("--json", action="store_true", help="print JSON")
+    tr = sub.add_parser(
+        "trace",
+        help="tracing overhead (traced / plain run time) and replay speed of 100k calls",
+        description=trace_bench.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    tr.add_argument("--repeats", type=int, default=15, help="runs of each program (median)")
+    tr.add_argument("--replay-repeats", type=int, default=3, help="replays of the trace")
+    tr.add_argument("--no-overhead", action="store_true", help="skip the overhead runs")
+    tr.add_argument("--no-replay", action="store_true", help="skip the replay timing")
+    tr.add_argument("--json", action="store_true", help="print JSON")
+    tr.add_argument(
+        "command",
+        nargs=argparse.REMAINDER,
+        help="after --: a program to measure instead of the defaults "
+        "(/bin/true, ls -la /usr/lib, python3 importing three modules)",
+    )
     args = parser.parse_args(argv)
 
     def progress(text: str) -> None:
         if sys.stderr.isatty():
             sys.stderr.write(f"\r{text:<70}")
             sys.stderr.flush()
+
+    if args.what == "trace":
+        return _trace(args, progress)
 
     if args.what == "mm":
         mm_results = mm_bench.measure(
@@ -118,6 +143,54 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"maple tree benchmark (Python {platform.python_version()}, medians)")
         print(tree_bench.format_table(results))
     return 0
+
+
+def _trace(args: argparse.Namespace, progress: Callable[[str], None]) -> int:
+    command = [c for c in args.command if c != "--"] if args.command else []
+    programs = [(" ".join(command), command)] if command else trace_bench.default_programs()
+    overhead = (
+        [] if args.no_overhead else trace_bench.measure_overhead(programs, args.repeats, progress)
+    )
+    speed = (
+        None
+        if args.no_replay
+        else trace_bench.measure_replay(args.replay_repeats, progress=progress)
+    )
+    if sys.stderr.isatty():
+        sys.stderr.write("\r" + " " * 70 + "\r")
+    load = os.getloadavg()[0]
+    if args.json:
+        doc: dict[str, object] = {
+            "python": platform.python_version(),
+            "loadavg_1min": load,
+            "overhead": [
+                {
+                    "program": o.label,
+                    "plain_s": o.plain,
+                    "traced_s": o.traced,
+                    "best_ratio": o.best_ratio,
+                    "median_ratio": o.median_ratio,
+                }
+                for o in overhead
+            ],
+        }
+        if speed is not None:
+            doc["replay"] = {
+                "calls": speed.calls,
+                "trace_bytes": speed.trace_bytes,
+                "exact": speed.exact,
+                "load_s": speed.load,
+                "replay_s": speed.replay,
+                "replay_fast_s": speed.replay_fast,
+            }
+        print(json.dumps(doc, indent=2))
+        return 0 if speed is None or speed.exact else 1
+    print(f"tracing benchmark (load average {load:.2f} at the end)")
+    if overhead:
+        print(trace_bench.format_overhead(overhead))
+    if speed is not None:
+        print(trace_bench.format_replay(speed))
+    return 0 if speed is None or speed.exact else 1
 
 
 if __name__ == "__main__":
