@@ -195,6 +195,7 @@ def model_from_kernel_tree(
         return node
 
     mt.ma_root = build(kernel.root, None, 0)
+    mt.zero_entries = True  # entries copied as they are: zero entries possible
     return mt
 
 

@@ -153,16 +153,18 @@ def iter_entries(
         if first == 0 and not xa_is_zero(root):
             return iter(((0, 0, root),))
         return iter(())
-    return chain.from_iterable(_batches(root, first, last))
+    return chain.from_iterable(_batches(root, first, last, mt.zero_entries))
 
 
-def _batches(root: MapleNode, first: int, last: int) -> Iterator[Iterator[tuple[int, int, Any]]]:
+def _batches(
+    root: MapleNode, first: int, last: int, zeros: bool = True
+) -> Iterator[Iterator[tuple[int, int, Any]]]:
     """One iterator of ``(first, last, entry)`` per parent of leaves meeting ``[first, last]``."""
     if root.type < 2:
         end = _data_end(root, ULONG_MAX)
         root_ends = root.pivot[:end]
         root_ends.append(ULONG_MAX)
-        yield _ranges(0, root_ends, root.slot[: end + 1], first, last)
+        yield _ranges(0, root_ends, root.slot[: end + 1], first, last, zeros)
         return
     whole = first == 0 and last == ULONG_MAX
     # Whole-tree walks carry the lists over several parents (their leaves are consecutive,
@@ -210,7 +212,7 @@ def _batches(root: MapleNode, first: int, last: int) -> Iterator[Iterator[tuple[
                 else:  # n = 15
                     ends.append(c_hi)
             if len(ends) >= _CHUNK:
-                yield _ranges(w_lo, ends, entries, first, last)
+                yield _ranges(w_lo, ends, entries, first, last, zeros)
                 w_lo = hi + 1
                 w_ends = []
                 w_entries = []
@@ -240,21 +242,22 @@ def _batches(root: MapleNode, first: int, last: int) -> Iterator[Iterator[tuple[
                 entries += leaf.slot[: n + 1]
             c_lo = c_hi + 1
         if ends:
-            yield _ranges(b_lo, ends, entries, first, last)
+            yield _ranges(b_lo, ends, entries, first, last, zeros)
     if w_ends:
-        yield _ranges(w_lo, w_ends, w_entries, first, last)
+        yield _ranges(w_lo, w_ends, w_entries, first, last, zeros)
 
 
 _CHUNK = 1024
 
 
 def _ranges(
-    lo: int, ends: list[int], entries: list[Any], first: int, last: int
+    lo: int, ends: list[int], entries: list[Any], first: int, last: int, zeros: bool
 ) -> Iterator[tuple[int, int, Any]]:
-    """The non-NULL ``(first, last, entry)`` of consecutive ranges starting at ``lo``."""
+    """The non-NULL ``(first, last, entry)`` of consecutive ranges starting at ``lo``;
+    ``zeros``: the entries may hold XA_ZERO_ENTRY (skipped like NULL)."""
     starts = [lo]
     starts += map(add, ends, repeat(1))  # one longer than ends: zip stops at ends
-    if XaInternal in {*map(type, entries)}:
+    if zeros and XaInternal in {*map(type, entries)}:
         entries = [None if xa_is_zero(e) else e for e in entries]
     ranges = compress(zip(starts, ends, entries, strict=False), map(is_not, entries, repeat(None)))
     if lo >= first and ends[-1] <= last:

@@ -70,7 +70,7 @@ class MapleTree:
     searches need.  ``None`` is NULL: storing it erases.
     """
 
-    __slots__ = ("addr", "alloc_failures", "ma_flags", "ma_root", "nodes_allocated")
+    __slots__ = ("addr", "alloc_failures", "ma_flags", "ma_root", "nodes_allocated", "zero_entries")
 
     def __init__(self, flags: int = 0) -> None:
         """Mirror of ``mt_init_flags()``."""
@@ -79,6 +79,9 @@ class MapleTree:
         self.ma_root: Any = None
         self.alloc_failures = 0
         self.nodes_allocated = 0
+        # Not in the kernel: set once an XA_ZERO_ENTRY is written (never cleared), so that
+        # whole-tree iteration can skip looking for zero entries in trees that never had one.
+        self.zero_entries = False
         self.addr = _TREE_BASE + (_tree_count << 8)
         _tree_count += 1
 

@@ -232,6 +232,7 @@ def mtree_dup(mt: MapleTree, new: MapleTree, gfp: int = 0) -> int:
         root.is_root = True
     new.ma_flags = mt.ma_flags
     new.ma_root = root
+    new.zero_entries = mt.zero_entries
     return 0
 
 

@@ -38,7 +38,7 @@ from maplevm.tree.constants import (
     mt_pivots,
     mt_slots,
 )
-from maplevm.tree.entry import entry_low_bits_are_internal
+from maplevm.tree.entry import XaInternal, entry_low_bits_are_internal
 from maplevm.tree.errors import MapleBug
 from maplevm.tree.gap import (
     ma_leaf_max_gap,
@@ -109,6 +109,8 @@ class MaWrState:
 
     def __init__(self, mas: MaStateFields, entry: Any) -> None:
         self.mas = mas
+        if entry.__class__ is XaInternal:  # every write makes one: see MapleTree.zero_entries
+            mas.tree.zero_entries = True
         self.content: Any = None
         self.entry = entry
         self.vacant_height = 0
