@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from maplevm.tree.constants import ULONG_MAX, maple_arange_64
 from maplevm.tree.entry import XaInternal, xa_is_zero
 from maplevm.tree.node import MapleNode
+from maplevm.tree.normal import mt_next
 
 if TYPE_CHECKING:
     from maplevm.tree.mapletree import MapleTree
@@ -36,7 +37,8 @@ def _data_end(node: MapleNode, node_max: int) -> int:
 
 
 def load(mt: MapleTree, index: int) -> Any:
-    """Same result as ``mtree_load()``."""
+    """Mirror of ``mtree_load()``: the entry at ``index``, None if there is none (the
+    nodes read directly, not through a maple state)."""
     node = mt.ma_root
     if node.__class__ is not MapleNode:
         if node is None or index or xa_is_zero(node):
@@ -56,23 +58,19 @@ def load(mt: MapleTree, index: int) -> Any:
         node = nxt
 
 
-SLOW: Any = object()
-"""What :func:`next_entry` returns when the caller must take the general path."""
-
-
-def next_entry(mt: MapleTree, index: int, hi: int) -> Any:
-    """Same result as ``mt_next()``, or :data:`SLOW` when this path cannot decide it.
+def next_entry(mt: MapleTree, index: int, hi: int = ULONG_MAX) -> Any:
+    """Mirror of ``mt_next()``: the entry after the one holding ``index``, up to ``hi``.
 
     Walks down to the leaf holding ``index`` and scans on from the next slot, as
     ``mas_next_slot()`` does; at the leaf's end it goes where ``mas_next_node()`` goes (up
     to the lowest ancestor with a slot to the right, then down its left edge) and scans that
     leaf from slot 0.  Decided here: a non-NULL entry starting at or below ``hi`` in one of
     those two leaves.  Anything else (a single-entry root, a limit reached, a leaf of NULLs)
-    is left to ``mt_next()``.
+    goes to the kernel-shaped ``mt_next()``.
     """
     node = mt.ma_root
     if node.__class__ is not MapleNode:
-        return SLOW
+        return mt_next(mt, index, hi)
     node_max = ULONG_MAX
     # The lowest ancestor with a slot right of the path: its node, offset and max.
     r_node: MapleNode | None = None
@@ -102,10 +100,10 @@ def next_entry(mt: MapleTree, index: int, hi: int) -> Any:
         entry = slots[k]
         if entry is not None:
             if pivots[k - 1] + 1 > hi:
-                return SLOW
+                return mt_next(mt, index, hi)
             return entry
     if r_node is None or node_max >= hi:
-        return SLOW
+        return mt_next(mt, index, hi)
     # mas_next_node(): down the left edge of the next subtree.
     node = r_node
     offset = r_offset + 1
@@ -122,7 +120,7 @@ def next_entry(mt: MapleTree, index: int, hi: int) -> Any:
     pivots = node.pivot
     end = _data_end(node, node_max)
     if not end:
-        return SLOW
+        return mt_next(mt, index, hi)
     slots = node.slot
     entry = slots[0]
     if entry is not None:
@@ -131,9 +129,9 @@ def next_entry(mt: MapleTree, index: int, hi: int) -> Any:
         entry = slots[k]
         if entry is not None:
             if pivots[k - 1] + 1 > hi:
-                return SLOW
+                return mt_next(mt, index, hi)
             return entry
-    return SLOW
+    return mt_next(mt, index, hi)
 
 
 def iter_entries(

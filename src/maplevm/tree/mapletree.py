@@ -120,9 +120,8 @@ class MapleTree:
 
     # -- normal API ---------------------------------------------------------------------
 
-    def load(self, index: int) -> Any:
-        """Mirror of ``mtree_load()``: the entry at ``index``, None if there is none."""
-        return _fast.load(self, index)
+    # Mirror of mtree_load(): the fast path itself is the method (no wrapper call per load).
+    load = _fast.load
 
     def store_range(self, first: int, last: int, entry: Any) -> None:
         """Mirror of ``mtree_store_range()``: map ``[first, last]`` (inclusive) to ``entry``."""
@@ -213,12 +212,8 @@ class MapleTree:
         _check_index("max", hi)
         return _normal.mt_find(self, index, hi)
 
-    def next(self, index: int, hi: int = ULONG_MAX) -> Any:
-        """Mirror of ``mt_next()``: the entry after the one holding ``index``."""
-        entry = _fast.next_entry(self, index, hi)
-        if entry is _fast.SLOW:
-            return _normal.mt_next(self, index, hi)
-        return entry
+    # Mirror of mt_next(): the entry after the one holding index (the fast path is the method).
+    next = _fast.next_entry
 
     def prev(self, index: int, lo: int = 0) -> Any:
         """Mirror of ``mt_prev()``: the entry before the one holding ``index``."""
