@@ -71,6 +71,30 @@ def test_own_maps_round_trip() -> None:
     assert from_proc_maps(maps).proc_maps() == maps
 
 
+def test_mm_from_proc_maps_classmethod(sleeper: subprocess.Popen[bytes]) -> None:
+    """The issue's spelling, ``MM.from_proc_maps(...)``, with every keyword."""
+    from maplevm.mm import MM
+    from maplevm.mm.profile import KernelProfile
+
+    maps = _read(sleeper.pid, "maps")
+    heap = next(ln for ln in maps.splitlines() if ln.endswith("[heap]"))
+    start, end = (int(x, 16) for x in heap.split()[0].split("-"))
+    profile = KernelProfile()
+    mm = MM.from_proc_maps(
+        maps,
+        smaps_text=_read(sleeper.pid, "smaps"),
+        start_brk=start,
+        brk=end - 1,
+        profile=profile,
+    )
+    assert isinstance(mm, MM) and mm.profile is profile
+    assert (mm.start_brk, mm.brk) == (start, end - 1)
+    assert mm.proc_maps() == maps  # [heap]: the VMA holding start_brk..brk
+    # a break outside the VMA: the kernel (and the model) no longer call it [heap]
+    other = MM.from_proc_maps(maps, start_brk=0x1000, brk=0x3000)
+    assert "[heap]" not in other.proc_maps()
+
+
 def test_vmflags_text_orders_by_bit() -> None:
     from maplevm.mm.flags import VM_ACCOUNT, VM_GROWSDOWN, VM_MAYREAD, VM_READ, VM_WRITE
 

@@ -363,6 +363,29 @@ class MM:
 
         return dup_mmap(self)
 
+    @classmethod
+    def from_proc_maps(
+        cls,
+        maps_text: str,
+        *,
+        smaps_text: str | None = None,
+        start_brk: int | None = None,
+        brk: int | None = None,
+        profile: KernelProfile | None = None,
+    ) -> MM:
+        """An MM seeded from any process's ``/proc/PID/maps`` text (no kernel counterpart).
+
+        ``smaps_text`` supplies VmFlags and which VMAs hold anonymous pages (an anon_vma);
+        without it they are inferred from the maps line.  ``start_brk``/``brk`` default to
+        the ``[heap]`` line's bounds; ``profile`` to ``KernelProfile()`` (x86_64 defaults;
+        ``KernelProfile.detect()`` reads this machine).
+        """
+        from maplevm.mm.seed import from_proc_maps
+
+        return from_proc_maps(
+            maps_text, smaps_text=smaps_text, start_brk=start_brk, brk=brk, profile=profile
+        )
+
     # -- views ------------------------------------------------------------------------------
 
     def proc_maps(self) -> str:
