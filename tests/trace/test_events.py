@@ -23,13 +23,15 @@ def blob(tid: int, name: str, data: str) -> str:
 
 def test_every_event_kind() -> None:
     data = stream(
-        "V 1\n",
+        "V 2\n",
         "R 10\n",
         "E 10 10\n",
         blob(0x10, "smaps", SMAPS),
         blob(0x10, "stat", "1 (x) R 0"),
         "S 10 9 0 2000 3 22 -1 0 7ffff7fc0000\n",
-        "I 10 3 fe:00 2a1 86f3 81a4 88000 ef53 /etc/a file\n",
+        "I 10 3 fe:00 2a1 86f3 81a4 88000 ef53 7 /etc/a file\n",
+        "I 10 4 fe:00 2a1 86f3 81a4 88000 ef53 -1 /etc/a\n",
+        "C 10 5\n",
         "A 10 6869\n",
         "D 10 2\n",
         "-7ffff7fc0000\n",
@@ -44,7 +46,7 @@ def test_every_event_kind() -> None:
     )
     got = list(ev.parse_events(data))
     kinds = [e.kind for e in got]
-    assert kinds == ["R", "E", "S", "I", "A", "D", "T", "B", "W", "Z", "X", "X"]
+    assert kinds == ["R", "E", "S", "I", "I", "C", "A", "D", "T", "B", "W", "Z", "X", "X"]
     exe = got[1]
     assert isinstance(exe, ev.Exec) and set(exe.blobs) == {"smaps", "stat"}
     sc = got[2]
@@ -53,7 +55,12 @@ def test_every_event_kind() -> None:
     fd = got[3]
     assert isinstance(fd, ev.FdInfo)
     assert (fd.fd, fd.dev, fd.inode, fd.size, fd.fs_magic) == (3, "fe:00", 0x2A1, 0x86F3, 0xEF53)
-    assert fd.path == "/etc/a file"
+    assert fd.path == "/etc/a file" and fd.ofd == 7
+    unknown = got[4]
+    assert isinstance(unknown, ev.FdInfo) and unknown.ofd is None and unknown.path == "/etc/a"
+    closed = got[5]
+    assert isinstance(closed, ev.FdClosed) and closed.fd == 5
+    got = got[:4] + got[6:]
     assert isinstance(got[4], ev.StrArg) and got[4].value == "hi"
     d = got[5]
     assert isinstance(d, ev.Delta) and d.edits[0] == 0x7FFFF7FC0000

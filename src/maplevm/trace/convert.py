@@ -66,6 +66,7 @@ class FileInfo:
     inode: int
     size: int
     path: str
+    ofd: int | None = None  # the tracer's open-file id, when it tells open files apart
 
 
 def parse_limits(text: str) -> dict[str, dict[str, int | str]]:
@@ -200,6 +201,11 @@ class Converter:
             self._delta(event)
         elif isinstance(event, ev.FdInfo):
             self._fdinfo(event)
+        elif isinstance(event, ev.FdClosed):
+            self._fd_closed(event)
+        elif isinstance(event, ev.FileIdentity):
+            # how the trace knows which open file a descriptor is (docs/trace.md)
+            self.info["open_files"] = "kcmp" if event.enabled else "closes traced"
         elif isinstance(event, ev.StrArg):
             self.strarg[event.tid] = event.value
         elif isinstance(event, ev.NewTask):
@@ -256,7 +262,7 @@ class Converter:
             "access": ACCESS.get(info.flags & 3, "rw") if info.flags >= 0 else "rw",
             "fs": fs,
         }
-        self._table(tid)[info.fd] = FileInfo(info.dev, info.inode, info.size, info.path)
+        self._table(tid)[info.fd] = FileInfo(info.dev, info.inode, info.size, info.path, info.ofd)
         step = self._step(tid, "open", args, info.fd)
         if position is not None and position != step.index:
             # keep the order of events: the open happened before what followed its return
@@ -332,10 +338,35 @@ class Converter:
             return info.size
         return None
 
+    def _fd_closed(self, e: ev.FdClosed) -> None:
+        """Closes are not traced when the tracer tells open files apart: a descriptor
+        found closed at an mmap or dup leaves the table here."""
+        if e.tid not in self.task_proc:
+            return
+        self.fdinfo.pop(e.tid, None)
+        if self._table(e.tid).pop(e.fd, None) is not None:
+            self._step(e.tid, "close", {"fd": e.fd}, 0, note="found closed")
+
     def _known(self, tid: int, info: ev.FdInfo) -> FileInfo | None:
         """The file table's entry for the descriptor the tracer just described; None when
-        it is new to the table (an open step is recorded now)."""
-        known = self._table(tid).get(info.fd)
+        it is new to the table (an open step is recorded now).
+
+        With open-file ids (closes untraced): the same id under this number is the same
+        open file; under another number of the table it is a duplicate (recorded as a dup
+        step); a new id is a new open file, even of the same inode."""
+        table = self._table(tid)
+        known = table.get(info.fd)
+        if info.ofd is not None:
+            if known is not None and known.ofd == info.ofd:
+                return known
+            same = next((fd for fd, f in table.items() if f.ofd == info.ofd), None)
+            if same is not None:
+                table[info.fd] = table[same]
+                self._step(tid, "dup", {"fd": same, "newfd": info.fd}, info.fd, note="same file")
+                return table[same]
+            self._open_step(tid, info)
+            self.steps[-1].note = "first seen here (opened earlier, inherited or passed)"
+            return None
         if known is None or (known.dev, known.inode) != (info.dev, info.inode):
             # opened before (the tracer reports descriptors when they are mapped or
             # duplicated, not when they are opened), inherited, or passed over a socket

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-EVENTS_VERSION = 1
+EVENTS_VERSION = 2
 
 
 def _num(text: str) -> int:
@@ -96,6 +96,21 @@ class FdInfo(Event):
     flags: int
     fs_magic: int
     path: str
+    ofd: int | None = None  # which open file (equal ids: the same struct file); None: unknown
+
+
+@dataclass(slots=True)
+class FileIdentity(Event):
+    """Whether the tracer tells open files apart (kcmp) instead of tracing closes."""
+
+    enabled: bool
+
+
+@dataclass(slots=True)
+class FdClosed(Event):
+    """The descriptor an mmap or dup names is not open (closes are not traced)."""
+
+    fd: int
 
 
 @dataclass(slots=True)
@@ -193,7 +208,8 @@ def parse_events(data: bytes) -> Iterator[Event]:
                 edits.append(VmaLine(row[3:], flags[1:], row[1] == "1"))
             yield Delta("D", tid, edits)
         elif kind == "I":
-            head = raw.split(" ", 9)
+            head = raw.split(" ", 10)
+            ofd = _num(head[9])
             yield FdInfo(
                 "I",
                 int(head[1], 16),
@@ -204,8 +220,13 @@ def parse_events(data: bytes) -> Iterator[Event]:
                 int(head[6], 16),
                 _num(head[7]),
                 int(head[8], 16),
-                head[9] if len(head) > 9 else "",
+                head[10] if len(head) > 10 else "",
+                ofd if ofd >= 0 else None,
             )
+        elif kind == "O":
+            yield FileIdentity("O", 0, parts[1] == "1")
+        elif kind == "C":
+            yield FdClosed("C", int(parts[1], 16), int(parts[2], 16))
         elif kind == "B":
             tid, name, size = int(parts[1], 16), parts[2], int(parts[3], 16)
             blob = data[pos : pos + size].decode("utf-8", "surrogateescape")

@@ -29,7 +29,9 @@ from maplevm.trace.format import Trace
 
 BINARY_NAME = "maplevm-tracer"
 # Dynamically linked: unlike the kernel runner, the tracer's own layout does not matter.
-TRACER_CFLAGS = ("-O2", "-Wall", "-Wextra")
+# Static, like the kernel runner: no dynamic loader to run before the program starts (it
+# shows in the overhead of short programs such as /bin/true).
+TRACER_CFLAGS = ("-static", "-O2", "-Wall", "-Wextra")
 
 
 def tracer_source() -> str:

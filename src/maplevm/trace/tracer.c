@@ -32,6 +32,8 @@
  *
  * Events (one per line; integers in lowercase hex, negative ones with a leading '-'):
  *   V <version>
+ *   O <0|1>                                     1: open files are told apart (kcmp) and
+ *                                               closes are not traced; 0: closes traced
  *   R <tid>                                     the root process (before its first exec)
  *   T <tid> <parent> <clone-flags>              a new task (thread or process)
  *   E <tid> <former-tid>                        execve succeeded; blobs follow
@@ -40,9 +42,12 @@
  *                                               new process's address space, before it runs)
  *   S <tid> <nr> <a0> .. <a5> <ret>             a completed system call (a close in an
  *                                               unshared file table: at its entry)
- *   I <tid> <fd> <dev> <ino> <size> <st_mode> <open-flags> <fs-magic> <path>
+ *   I <tid> <fd> <dev> <ino> <size> <st_mode> <open-flags> <fs-magic> <ofd> <path>
  *                                               what an fd refers to (before an mmap of
- *                                               an fd, before a dup; opens do not stop)
+ *                                               an fd, before a dup; opens do not stop);
+ *                                               ofd: which open file it is (equal ids: the
+ *                                               same struct file), -1 when unknown
+ *   C <tid> <fd>                                fd is not open (at an mmap or dup of it)
  *   A <tid> <hex bytes>                         a string argument (prctl PR_SET_VMA name)
  *   D <tid> <count>\n(-<start> | +<anon> <maps line>)*count
  *                                               maps changes since the last D of this mm
@@ -71,6 +76,7 @@
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -78,7 +84,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define EVENTS_VERSION 1
+#define EVENTS_VERSION 2
 
 /* Our own copy of the PTRACE_GET_SYSCALL_INFO structure (Linux 5.3+), so that the build
  * does not depend on the C library's headers knowing it. */
@@ -134,9 +140,13 @@ enum {
 
 /* System calls that stop the program.  Everything else runs untraced.  Opens are not
  * among them: a descriptor matters to a replay only once it is mapped (or duplicated), and
- * it is reported then (I before the mmap or dup); every way a descriptor number is freed or
- * replaced is traced (close, close_range, dup2/dup3 onto it, close-on-exec), so a number
- * mapped again refers to the same open file exactly when no such call came in between. */
+ * it is reported then (I before the mmap or dup).  Which open file (struct file) it is
+ * decides merges, and a number can be closed and reused for the same path: the tracer
+ * holds a duplicate of every open file it has reported (pidfd_getfd) and compares a
+ * reported descriptor with them (kcmp KCMP_FILE), so closes need not stop the program.
+ * Where pidfd_getfd or kcmp is missing (Linux < 5.6, no CONFIG_KCMP) closes are traced
+ * instead, and a number mapped again is the same open file exactly when no close,
+ * close_range or dup onto it came in between. */
 static const int traced_nrs[] = {
 	NR_mmap, NR_mprotect, NR_munmap, NR_brk, NR_mremap, NR_madvise, NR_shmat, NR_shmdt,
 	NR_mlock, NR_munlock, NR_mlockall, NR_munlockall, NR_mlock2, NR_pkey_mprotect,
@@ -300,7 +310,11 @@ static int new_mm(int followed)
 	return nmms++;
 }
 
-/* The mm is gone (its last task exited or exec'd): its descriptors are closed. */
+static void gc_held(void);
+static int nheld;
+
+/* The mm is gone (its last task exited or exec'd): its descriptors are closed, and the
+ * open files only it mapped are let go. */
 static void mm_close_fds(struct mmstate *m)
 {
 	int *fds[] = {&m->fd_maps, &m->fd_smaps, &m->fd_pagemap};
@@ -315,6 +329,9 @@ static void mm_close_fds(struct mmstate *m)
 	m->spents = NULL;
 	m->sparecap = 0;
 	m->capspents = 0;
+	m->ntasks = 0;
+	if (nheld)
+		gc_held();
 }
 
 /* The mm's descriptor for /proc/TID/WHAT, opened on first use. */
@@ -753,15 +770,131 @@ static int fd_is_open(pid_t tid, unsigned long fd)
 	return fstatat(AT_FDCWD, link, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-/* Reports what fd refers to in tid's file table (I event). */
+/* Open-file identity.  Each open file reported gets an id and the tracer keeps a
+ * duplicate of it; a descriptor reported later is compared (kcmp) with the kept ones of
+ * the same inode.  A duplicate is let go once no followed address space maps its inode
+ * (gc_held): from then on nothing the model holds can merge with it, so a later report
+ * of the same open file may as well be a new one, and the tracer does not keep files
+ * (flock locks, deleted files' blocks) alive that the program has finished with. */
+#define MV_KCMP_FILE 0
+#define MV_PIDFD_THREAD 0x80 /* O_EXCL */
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+#ifndef SYS_kcmp
+#define SYS_kcmp 312
+#endif
+
+static int identity_ok; /* pidfd_getfd and kcmp work: closes need not be traced */
+
+struct held {
+	dev_t dev;
+	ino_t ino;
+	int hfd;     /* our duplicate */
+	long id;
+	char key[48]; /* "MAJ:MIN INODE " as maps shows it */
+};
+static struct held *held;
+static int capheld;
+static long next_ofd = 1;
+static int gc_due;
+
+static int same_file(pid_t tid, int fd, int hfd)
+{
+	return syscall(SYS_kcmp, (long)getpid(), (long)tid, MV_KCMP_FILE, (long)hfd, (long)fd) == 0;
+}
+
+/* Can this kernel tell open files apart for us?  Tried on our own descriptors. */
+static int probe_identity(void)
+{
+	int p[2];
+	if (pipe(p) < 0)
+		return 0;
+	int ok = 0;
+	int pfd = (int)syscall(SYS_pidfd_open, (long)getpid(), 0L);
+	if (pfd >= 0) {
+		int d = (int)syscall(SYS_pidfd_getfd, (long)pfd, (long)p[0], 0L);
+		if (d >= 0) {
+			ok = same_file(getpid(), p[0], d) && !same_file(getpid(), p[1], d);
+			close(d);
+		}
+		close(pfd);
+	}
+	close(p[0]);
+	close(p[1]);
+	return ok;
+}
+
+/* The id of the open file behind tid's fd (which stat gave st), or -1. */
+static long ofd_id(pid_t tid, int fd, const struct stat *st)
+{
+	if (!identity_ok)
+		return -1;
+	for (int i = 0; i < nheld; i++)
+		if (held[i].dev == st->st_dev && held[i].ino == st->st_ino &&
+		    same_file(tid, fd, held[i].hfd))
+			return held[i].id;
+	int pfd = (int)syscall(SYS_pidfd_open, (long)tid, (long)MV_PIDFD_THREAD);
+	if (pfd < 0)
+		pfd = (int)syscall(SYS_pidfd_open, (long)tid, 0L);
+	if (pfd < 0)
+		return -1;
+	int h = (int)syscall(SYS_pidfd_getfd, (long)pfd, (long)fd, 0L);
+	close(pfd);
+	if (h < 0)
+		return -1;
+	if (nheld == capheld) {
+		capheld = capheld ? capheld * 2 : 32;
+		held = realloc(held, sizeof *held * (size_t)capheld);
+		if (!held)
+			die("out of memory");
+	}
+	struct held *e = &held[nheld++];
+	e->dev = st->st_dev;
+	e->ino = st->st_ino;
+	e->hfd = h;
+	e->id = next_ofd++;
+	snprintf(e->key, sizeof e->key, " %02x:%02x %llu ", major(st->st_dev), minor(st->st_dev),
+		 (unsigned long long)st->st_ino);
+	return e->id;
+}
+
+/* Lets go of the duplicates whose inode no followed address space maps any more. */
+static void gc_held(void)
+{
+	gc_due = 0;
+	for (int i = 0; i < nheld;) {
+		int mapped = 0;
+		for (int m = 0; m < nmms && !mapped; m++) {
+			if (!mms[m].used || !mms[m].followed || mms[m].ntasks <= 0)
+				continue;
+			for (int j = 0; j < mms[m].nents && !mapped; j++)
+				mapped = strstr(mms[m].ents[j].line, held[i].key) != NULL;
+		}
+		if (mapped) {
+			i++;
+			continue;
+		}
+		close(held[i].hfd);
+		held[i] = held[--nheld];
+	}
+}
+
+/* Reports what fd refers to in tid's file table (I event), or that it is not open (C). */
 static void report_fd(pid_t tid, int fd)
 {
 	char link[64], path[4096], info[64];
 	struct stat st;
 	struct statfs sf;
 	snprintf(link, sizeof link, "/proc/%d/fd/%d", tid, fd);
-	if (stat(link, &st) < 0)
+	if (stat(link, &st) < 0) {
+		if (errno == ENOENT && fd >= 0)
+			fprintf(out, "C %x %x\n", tid, fd);
 		return;
+	}
 	/* the filesystem type, once per device */
 	static struct {
 		dev_t dev;
@@ -791,9 +924,12 @@ static void report_fd(pid_t tid, int fd)
 	for (char *p = path; *p; p++)
 		if (*p == '\n')
 			*p = '?';
-	fprintf(out, "I %x %x %02x:%02x %llx %llx %x %lx %lx %s\n", tid, fd, major(st.st_dev),
+	long id = ofd_id(tid, fd, &st);
+	fprintf(out, "I %x %x %02x:%02x %llx %llx %x %lx %lx", tid, fd, major(st.st_dev),
 		minor(st.st_dev), (unsigned long long)st.st_ino, (unsigned long long)st.st_size,
-		st.st_mode, flags, (unsigned long)fstype, path);
+		st.st_mode, flags, (unsigned long)fstype);
+	put_num(id);
+	fprintf(out, " %s\n", path);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -869,14 +1005,20 @@ static void note_page_removal(struct mmstate *m, const struct task *t)
 	const unsigned long *a = t->args;
 	switch (t->nr) {
 	case NR_mmap:
-		if (a[3] & MV_MAP_FIXED)
+		if (a[3] & MV_MAP_FIXED) {
 			add_dirty(m, a[0], a[1]);
+			gc_due = 1; /* file VMAs may go: look at the next reading */
+		}
 		return;
 	case NR_munmap:
+		gc_due = 1;
+		add_dirty(m, a[0], a[1]);
+		return;
 	case NR_madvise:
 		add_dirty(m, a[0], a[1]);
 		return;
 	case NR_mremap:
+		gc_due = 1;
 		add_dirty(m, a[0], a[1]);
 		if (a[3] & MV_MREMAP_FIXED)
 			add_dirty(m, a[4], a[2]);
@@ -899,6 +1041,8 @@ static void begin_mm_syscall(struct task *t)
 	/* brk(0) only asks: no snapshot needed for it. */
 	if (!(t->nr == NR_brk && t->args[0] == 0))
 		snapshot_delta(t->tid, t->mm, t->nr == NR_execve || t->nr == NR_execveat);
+	if (gc_due && nheld)
+		gc_held();
 	m = &mms[t->mm];
 	note_page_removal(m, t);
 	if (t->nr == NR_madvise && (t->args[2] == MV_MADV_FREE || t->args[2] == MV_MADV_COLD ||
@@ -1213,7 +1357,11 @@ static void install_filter(void)
 {
 	struct sock_filter prog[96];
 	int n = 0;
-	int k = (int)(sizeof traced_nrs / sizeof traced_nrs[0]);
+	int nrs[sizeof traced_nrs / sizeof traced_nrs[0]];
+	int k = 0;
+	for (size_t i = 0; i < sizeof traced_nrs / sizeof traced_nrs[0]; i++)
+		if (!identity_ok || (traced_nrs[i] != NR_close && traced_nrs[i] != NR_close_range))
+			nrs[k++] = traced_nrs[i];
 	/* layout: 3 header, k checks, 7 for prctl/fcntl, ALLOW, TRACE */
 	int allow = 3 + k + 7, trace = allow + 1;
 #define AT(i) ((unsigned char)((i) - (n + 1)))
@@ -1228,7 +1376,7 @@ static void install_filter(void)
 	n++;
 	for (int i = 0; i < k; i++) {
 		prog[n] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-						       (unsigned)traced_nrs[i], AT(trace), 0);
+						       (unsigned)nrs[i], AT(trace), 0);
 		n++;
 	}
 	/* prctl: only PR_SET_VMA */
@@ -1311,6 +1459,8 @@ int main(int argc, char **argv)
 		die(outpath);
 	setvbuf(out, NULL, _IOFBF, 1 << 20);
 	fprintf(out, "V %x\n", EVENTS_VERSION);
+	identity_ok = probe_identity();
+	fprintf(out, "O %x\n", identity_ok);
 
 	pid_t child = fork();
 	if (child < 0)
