@@ -73,6 +73,7 @@
 #include <sys/ioctl.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -1467,6 +1468,13 @@ int main(int argc, char **argv)
 		die("fork");
 	if (child == 0)
 		run_child(argv + i);
+	/* The duplicates of mapped files count against our descriptor limit: raise it to the
+	 * hard limit, now that the child has its own (unchanged) limits. */
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
 	signal(SIGINT, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
 
