@@ -253,8 +253,8 @@ def _ranges(
 ) -> Iterator[tuple[int, int, Any]]:
     """The non-NULL ``(first, last, entry)`` of consecutive ranges starting at ``lo``;
     ``zeros``: the entries may hold XA_ZERO_ENTRY (skipped like NULL)."""
-    starts = [lo]
-    starts += map(add, ends, repeat(1))  # one longer than ends: zip stops at ends
+    # lazily: one longer than ends (zip stops at ends), and no list to build
+    starts = chain((lo,), map(add, ends, repeat(1)))
     if zeros and XaInternal in {*map(type, entries)}:
         entries = [None if xa_is_zero(e) else e for e in entries]
     ranges = compress(zip(starts, ends, entries, strict=False), map(is_not, entries, repeat(None)))
