@@ -356,24 +356,22 @@ class Converter:
         step); a new id is a new open file, even of the same inode."""
         table = self._table(tid)
         known = table.get(info.fd)
-        if info.ofd is not None:
-            if known is not None and known.ofd == info.ofd:
+        if info.ofd is None:  # closes traced: the same inode under this number
+            if known is not None and (known.dev, known.inode) == (info.dev, info.inode):
                 return known
+        elif known is not None and known.ofd == info.ofd:
+            return known
+        else:
             same = next((fd for fd, f in table.items() if f.ofd == info.ofd), None)
             if same is not None:
                 table[info.fd] = table[same]
                 self._step(tid, "dup", {"fd": same, "newfd": info.fd}, info.fd, note="same file")
                 return table[same]
-            self._open_step(tid, info)
-            self.steps[-1].note = "first seen here (opened earlier, inherited or passed)"
-            return None
-        if known is None or (known.dev, known.inode) != (info.dev, info.inode):
-            # opened before (the tracer reports descriptors when they are mapped or
-            # duplicated, not when they are opened), inherited, or passed over a socket
-            self._open_step(tid, info)
-            self.steps[-1].note = "first seen here (opened earlier, inherited or passed)"
-            return None
-        return known
+        # opened before (the tracer reports descriptors when they are mapped or
+        # duplicated, not when they are opened), inherited, or passed over a socket
+        self._open_step(tid, info)
+        self.steps[-1].note = "first seen here (opened earlier, inherited or passed)"
+        return None
 
     def _new_task(self, e: ev.NewTask) -> None:
         parent = self.task_proc.get(e.parent)
