@@ -28,7 +28,6 @@ from maplevm.trace.events import parse_events
 from maplevm.trace.format import Trace
 
 BINARY_NAME = "maplevm-tracer"
-# Dynamically linked: unlike the kernel runner, the tracer's own layout does not matter.
 # Static, like the kernel runner: no dynamic loader to run before the program starts (it
 # shows in the overhead of short programs such as /bin/true).
 TRACER_CFLAGS = ("-static", "-O2", "-Wall", "-Wextra")

@@ -330,7 +330,6 @@ static void mm_close_fds(struct mmstate *m)
 	m->spents = NULL;
 	m->sparecap = 0;
 	m->capspents = 0;
-	m->ntasks = 0;
 	if (nheld)
 		gc_held();
 }
