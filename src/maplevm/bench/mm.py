@@ -153,6 +153,7 @@ def measure(
 
 
 def format_table(results: Sequence[MmResult]) -> str:
+    from maplevm.bench.table import render_table
     from maplevm.bench.tree import format_rate
 
     rows = [["VMAs", "workload", "model syscalls/s", "kernel syscalls/s", "kernel/model"]]
@@ -166,11 +167,4 @@ def format_table(results: Sequence[MmResult]) -> str:
                 "-" if r.ratio is None else f"{r.ratio:.1f}x",
             ]
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = []
-    for n, row in enumerate(rows):
-        pairs = enumerate(zip(row, widths, strict=True))
-        lines.append("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in pairs))
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return render_table(rows, left=2)

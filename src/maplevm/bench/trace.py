@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from maplevm.bench.table import render_table
+
 CHURN_CALLS = 86_000  # loop iterations of churn.c giving just over 100,000 memory calls
 
 
@@ -163,19 +165,7 @@ def format_overhead(rows: Sequence[Overhead]) -> str:
                 f"{r.best_ratio:.1f}x / {r.median_ratio:.1f}x",
             ]
         )
-    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
-    lines = []
-    for n, row in enumerate(table):
-        lines.append(
-            "  ".join(
-                c.ljust(w) if i == 0 else c.rjust(w)
-                for i, (c, w) in enumerate(zip(row, widths, strict=True))
-            )
-        )
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    lines.append("(ratio: traced / plain, of the best and of the medians)")
-    return "\n".join(lines)
+    return render_table(table, left=1) + "\n(ratio: traced / plain, of the best and of the medians)"
 
 
 def format_replay(r: ReplaySpeed) -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from maplevm.bench.peers import BisectRangeMap, SortedDictRangeMap
+from maplevm.bench.table import render_table
 from maplevm.tree import MT_FLAGS_ALLOC_RANGE, MapleTree
 
 PAGE = 4096
@@ -350,14 +351,4 @@ def format_table(results: Sequence[Result], structures: Sequence[str] = STRUCTUR
             ratio = r.ratio(p)
             row.append("-" if ratio is None else f"{ratio:.2f}x")
         rows.append(row)
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    lines = []
-    for n, row in enumerate(rows):
-        cells = [
-            c.ljust(w) if i < 2 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append("  ".join(cells))
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return render_table(rows, left=2)
