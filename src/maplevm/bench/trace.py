@@ -99,15 +99,12 @@ class ReplaySpeed:
     exact: bool
 
 
-def churn_binary(tmp: Path) -> Path:
-    from maplevm.kernel.build import find_compiler
+def churn_binary() -> Path:
+    """churn.c, built into the per-user cache like the other shipped C programs."""
+    from maplevm.kernel.build import build_c_program
 
     source = resources.files("maplevm.bench").joinpath("churn.c").read_text(encoding="utf-8")
-    src = tmp / "churn.c"
-    src.write_text(source, encoding="utf-8")
-    exe = tmp / "churn"
-    subprocess.run([find_compiler(), "-O2", "-o", str(exe), str(src)], check=True)
-    return exe
+    return build_c_program("maplevm-churn", source, ("-O2", "-Wall"), what="churn.c")
 
 
 def measure_replay(
@@ -120,7 +117,7 @@ def measure_replay(
 
     with tempfile.TemporaryDirectory(prefix="maplevm-bench-") as tmpdir:
         tmp = Path(tmpdir)
-        exe = churn_binary(tmp)
+        exe = churn_binary()
         if progress:
             progress("replay    tracing churn")
         run = trace_command([str(exe), str(iterations)], stdout=subprocess.DEVNULL)
