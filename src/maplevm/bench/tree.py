@@ -166,14 +166,19 @@ def _random_store(m: Any, ranges: list[tuple[int, int]], deadline: float) -> int
     return done
 
 
-def _loads(m: Any, points: list[int], deadline: float) -> int:
-    load = m.load
-    done = 0
-    for chunk in _chunks(points, deadline):
-        for p in chunk:
-            load(p)
-        done += len(chunk)
-    return done
+def _per_point(method: str) -> Callable[[Any, list[int], float], int]:
+    """A workload calling ``structure.method(point)`` for each point (load, next, erase)."""
+
+    def run(m: Any, points: list[int], deadline: float) -> int:
+        op = getattr(m, method)  # bound once, outside the timed loop's body
+        done = 0
+        for chunk in _chunks(points, deadline):
+            for p in chunk:
+                op(p)
+            done += len(chunk)
+        return done
+
+    return run
 
 
 def _iterate(m: Any, _inputs: Any, deadline: float) -> int:
@@ -181,16 +186,6 @@ def _iterate(m: Any, _inputs: Any, deadline: float) -> int:
     for _ in m.items():
         n += 1
     return n
-
-
-def _nexts(m: Any, points: list[int], deadline: float) -> int:
-    nxt = m.next
-    done = 0
-    for chunk in _chunks(points, deadline):
-        for p in chunk:
-            nxt(p)
-        done += len(chunk)
-    return done
 
 
 def _gaps(m: Any, his: list[int], deadline: float) -> int:
@@ -203,16 +198,6 @@ def _gaps(m: Any, his: list[int], deadline: float) -> int:
         done += 1
         if clock() > deadline:
             break
-    return done
-
-
-def _erase(m: Any, points: list[int], deadline: float) -> int:
-    erase = m.erase
-    done = 0
-    for chunk in _chunks(points, deadline):
-        for p in chunk:
-            erase(p)
-        done += len(chunk)
     return done
 
 
@@ -231,24 +216,16 @@ def workloads(ops: int) -> list[Workload]:
             lambda lay: _random_ranges(lay, min(ops, len(lay.ranges))),
             mutates=True,
         ),
-        Workload("load (hit)", _loads, lambda lay: _points(lay, ops, True)),
-        Workload("load (miss)", _loads, lambda lay: _points(lay, ops, False)),
+        Workload("load (hit)", _per_point("load"), lambda lay: _points(lay, ops, True)),
+        Workload("load (miss)", _per_point("load"), lambda lay: _points(lay, ops, False)),
         Workload("ordered iteration", _iterate, lambda lay: None),
-        Workload("next from random point", _nexts, lambda lay: _points(lay, ops, True)),
+        Workload("next from random point", _per_point("next"), lambda lay: _points(lay, ops, True)),
         Workload(
             "empty_area_rev 64 KiB",
             _gaps,
             lambda lay: [lay.top + random.Random(3).randrange(0, 4) * PAGE for _ in range(ops)],
         ),
-        Workload(
-            "erase",
-            _erase,
-            lambda lay: [
-                first
-                for first, _l in random.Random(5).sample(lay.ranges, min(ops, len(lay.ranges)))
-            ],
-            mutates=True,
-        ),
+        Workload("erase", _per_point("erase"), lambda lay: _erase_points(lay, ops), mutates=True),
     ]
 
 
