@@ -1869,6 +1869,8 @@ def mas_wr_spanning_store(wr_mas: MaWrState) -> None:
     if not mas.index and mas.last == ULONG_MAX:
         mas_new_root(mas, wr_mas.entry)
         return
+    if wr_mas.entry is None and _mas_wr_spanning_null_fast(wr_mas):
+        return
     # Node rebalancing may occur due to this store, so there may be three new entries per
     # level plus a new root.
     height = mt_height(mas.tree)
@@ -1913,6 +1915,178 @@ def mas_wr_spanning_store(wr_mas: MaWrState) -> None:
     mast = MapleSubtreeState(b_node, l_mas, r_mas)
     # Combine l_mas and r_mas and split them up evenly again.
     mas_spanning_rebalance(mas, mast, height + 1)
+
+
+def _mas_wr_spanning_null_fast(wr_mas: MaWrState) -> bool:
+    """Short cut of ``mas_wr_spanning_store()`` for its commonest case: a NULL store (an
+    erase) that ends a leaf which has a right sibling under the same parent.  Returns
+    False, having changed nothing, in any other case (the general path then runs).
+
+    The write walk stopped at the parent, on the leaf's slot (the store ends where the
+    leaf does).  The kernel then walks both sides down (the leaf, and its sibling at
+    ``last + 1``), grows the NULL over the NULLs beside it (``mas_extend_spanning_null()``),
+    gathers the leaf's data before the store, the NULL and the sibling's data after it in
+    a big node, and ``mas_spanning_rebalance()`` makes one or two new leaves of it
+    (``mab_calc_split()``) and, one level up, a new parent holding them in place of the
+    two old leaves.  Here the same is done on flat lists when that is all it does: the
+    big node needs no data from a neighbour (more than ``mt_min_slots`` entries), no third
+    leaf, and the new parent keeps enough entries.  The same nodes are allocated in the
+    same order; ``mas_wmb_replace()`` is done directly (the new parent takes the old one's
+    place and adopts its children, the three replaced nodes are dead), then the gaps above
+    are updated and the state walks down from the new parent as the kernel leaves it.
+    """
+    mas = wr_mas.mas
+    parent = mas.node
+    assert parent is not None
+    p_type = parent.type
+    last = mas.last
+    if p_type < 2 or wr_mas.r_max != last:
+        return False
+    p_slot = mas.offset
+    p_end = mas.end
+    if p_slot >= p_end:
+        return False
+    p_pivots = parent.pivot
+    p_slots = parent.slot
+    p_max = mas.max
+    p_npiv = mt_pivots[p_type]
+    if p_end < p_npiv and p_pivots[p_end] != p_max:
+        return False  # mas_mab_cp() would copy past the data end
+    leaf = p_slots[p_slot]
+    sib = p_slots[p_slot + 1]
+    leaf_type = leaf.type
+    if leaf_type != maple_leaf_64 or sib.type != maple_leaf_64:
+        return False
+    index = mas.index
+    l_min = wr_mas.r_min
+    sib_max = p_pivots[p_slot + 1] if p_slot + 1 < p_end else p_max
+
+    # mas_wr_walk_index() on both sides, then mas_extend_spanning_null().
+    l_pivots = leaf.pivot
+    l_slots = leaf.slot
+    l_end = ma_data_end(leaf, leaf_type, l_pivots, last)
+    offset = bisect_left(l_pivots, index, 0, l_end)
+    r_min = l_pivots[offset - 1] + 1 if offset else l_min
+    first = index
+    if l_slots[offset] is None:
+        first = r_min
+    if first == r_min and offset and l_slots[offset - 1] is None:
+        first = l_pivots[offset - 2] + 1 if offset > 1 else l_min
+        offset -= 1
+    s_pivots = sib.pivot
+    s_slots = sib.slot
+    s_end = ma_data_end(sib, leaf_type, s_pivots, sib_max)
+    new_last = last
+    s_off = 0
+    if s_slots[0] is None:
+        s_r_max = s_pivots[0] if s_end else sib_max
+        if new_last < s_r_max:
+            new_last = s_r_max
+        s_off = 1
+    if new_last >= sib_max:
+        return False  # the sibling is all NULL: the general path copies none of it
+
+    # mas_store_b_node() (the store ends the leaf) and mas_mab_cp() of the sibling's rest.
+    bpiv = l_pivots[:offset]
+    bslot = l_slots[:offset]
+    if first > r_min:
+        # The store starts inside a range: its head stays.
+        bpiv.append(first - 1)
+        bslot.append(l_slots[offset])
+    bpiv.append(new_last)
+    bpiv += s_pivots[s_off:s_end]
+    bpiv.append(s_pivots[s_end] if s_end < 15 else sib_max)
+    bslot.append(None)
+    bslot += s_slots[s_off : s_end + 1]
+    count = len(bslot)
+    if count <= mt_min_slots[leaf_type]:
+        return False  # mast_spanning_rebalance() would pull in a neighbour
+    b_end = count - 1
+    if b_end < 16:
+        split = b_end
+    else:
+        # mab_calc_split(): no middle node here; never end the left node on NULL.
+        split = b_end // 2
+        if b_end >= 32 or (bslot[split] is None and b_end >= 31):
+            return False
+        if bslot[split] is None:
+            split = split + 1 if split < 15 and b_end - split > 6 else split - 1
+
+    # One level up: the parent's data with the new leaves in place of the two old ones.
+    new_count = p_end if split == b_end else p_end + 1
+    if new_count <= mt_min_slots[p_type]:
+        return False  # the parent would need rebalancing too
+    if not l_min and p_max == ULONG_MAX and not parent.is_root:
+        return False
+
+    tree = mas.tree
+    alloc = bool(tree.ma_flags & MT_FLAGS_ALLOC_RANGE)
+    split += 1
+    left = mas_pop_node(mas, leaf_type)
+    if split == count:
+        right = None
+        l_max = sib_max
+        _ma_fill_node(left, bpiv, bslot, None)
+    else:
+        right = mas_pop_node(mas, leaf_type)
+        l_max = bpiv[split - 1]
+        _ma_fill_node(left, bpiv[:split], bslot[:split], None)
+        _ma_fill_node(right, bpiv[split:], bslot[split:], None)
+    apiv = p_pivots[:p_slot]
+    aslot = p_slots[:p_slot]
+    apiv.append(l_max)
+    aslot.append(left)
+    if right is not None:
+        apiv.append(sib_max)
+        aslot.append(right)
+    if sib_max != p_max:
+        apiv += p_pivots[p_slot + 2 : p_end]
+        apiv.append(p_pivots[p_end] if p_end < p_npiv else p_max)
+        aslot += p_slots[p_slot + 2 : p_end + 1]
+    agaps: list[int] | None = None
+    if alloc:
+        p_gaps = parent.gap
+        assert p_gaps is not None
+        agaps = p_gaps[:p_slot]
+        agaps.append(ma_leaf_max_gap(left, l_min, l_max))
+        if right is not None:
+            agaps.append(ma_leaf_max_gap(right, l_max + 1, sib_max))
+        if sib_max != p_max:
+            agaps += p_gaps[p_slot + 2 : p_end + 1]
+    new_parent = mas_pop_node(mas, p_type)
+    _ma_fill_node(new_parent, apiv, aslot, agaps)
+
+    # mas_wmb_replace(): link it in, adopt the children; the old nodes are dead.
+    if not l_min and p_max == ULONG_MAX:
+        new_parent.is_root = True  # mas_spanning_rebalance()'s root-limits case
+    else:
+        new_parent.copy_parent_from(parent)
+    if parent.is_root:
+        tree.ma_root = new_parent
+        mt_set_height(tree, 2)
+    else:
+        grand = parent.parent
+        assert grand is not None
+        grand.slot[parent.parent_slot] = new_parent
+    for child_slot, child in enumerate(aslot):
+        child.parent = new_parent
+        child.parent_slot = child_slot
+        child.is_root = False
+    parent.set_dead()
+    leaf.set_dead()
+    sib.set_dead()
+    # The state as mas_spanning_rebalance() leaves it: on the new parent, with the new
+    # left leaf's minimum (the kernel copies the state of the left leaf's level up).
+    mas.index = first
+    mas.last = new_last
+    mas.depth = 0
+    mas.node = new_parent
+    mas.min = l_min
+    mas.max = p_max
+    mas.offset = p_slot
+    mas_update_gap(mas)
+    mtree_range_walk(mas)
+    return True
 
 
 # -- fast paths ------------------------------------------------------------------------------
