@@ -44,6 +44,7 @@ from maplevm.tree.gap import (
     ma_leaf_max_gap,
     mas_empty_area,
     mas_max_gap,
+    mas_parent_gap,
     mas_set_err,
     mas_update_gap,
 )
@@ -2154,6 +2155,7 @@ def mas_wr_node_store(wr_mas: MaWrState, new_end: int) -> None:
 
 _ZERO_PIVOTS = [0] * 15
 _NULL_SLOTS: list[Any] = [None] * 16
+_MIN_LEAF_END = mt_min_slots[maple_leaf_64]  # below it, a leaf store rebalances
 
 
 def mas_wr_slot_store(wr_mas: MaWrState) -> None:
@@ -2577,15 +2579,15 @@ def mas_erase(mas: MaStateFields) -> Any:
     Returns the erased entry; ``index``/``last`` are set to its range.
     """
     index = mas.index
-    wr_mas = MaWrState(mas, None)
     # The kernel's condition is always true: the walk restarts from the root.
     mas.status = START
     tree = mas.tree
     root = tree.ma_root
     if root.__class__ is MapleNode and not tree.alloc_failures:
-        done, entry = _mas_erase_walk(mas, wr_mas, root, index)
+        done, entry = _mas_erase_walk(mas, root, index)
         if done:
             return entry
+    wr_mas = MaWrState(mas, None)
     while True:
         entry = mas_state_walk(mas)
         if entry is None:
@@ -2604,16 +2606,17 @@ def mas_erase(mas: MaStateFields) -> Any:
     return entry
 
 
-def _mas_erase_walk(
-    mas: MaStateFields, wr_mas: MaWrState, root: MapleNode, index: int
-) -> tuple[bool, Any]:
-    """``mas_erase()`` with one walk instead of two: ``mas_state_walk()`` finds the entry
-    and its range, and what the ``mas_wr_walk()`` that ``mas_wr_preallocate()`` then runs
-    from the root over that range would record is gathered on the way down (the range lies
-    in one child at every level, so both walks pass the same nodes and slots).  Only when
-    the range ends its leaf (a spanning store: the write walk stops at the first level
-    whose child ends there) is the path walked again to that level.  The state and the
-    write state end as the two walks leave them.  Returns ``(False, None)`` without
+def _mas_erase_walk(mas: MaStateFields, root: MapleNode, index: int) -> tuple[bool, Any]:
+    """``mas_erase()`` with one walk instead of two in the common case.
+
+    ``mas_state_walk()`` finds the entry and its range; the ``mas_wr_walk()`` that
+    ``mas_wr_preallocate()`` then runs from the root over that range passes the same
+    nodes and slots (the range lies in one child at every level), so it is not repeated
+    when the store is a NULL merged into its leaf in place (the commonest erase: see
+    below).  Otherwise the path is walked again for what the write walk records (the
+    vacant and sufficient heights, and for a range ending its leaf, a spanning store,
+    the level where the write walk stops) and the general store runs.  The state ends as
+    the kernel's two walks and store leave it.  Returns ``(False, None)`` without
     changing anything if the walk meets a dead node (the general path then runs);
     ``(True, entry)`` when done.
     """
@@ -2621,10 +2624,8 @@ def _mas_erase_walk(
     lo = 0
     hi = ULONG_MAX
     depth = 0
-    vacant_height = sufficient_height = 0
-    p_min = p_max = -1
     while True:
-        # mtree_range_walk(), with mas_wr_walk()'s bookkeeping
+        # mtree_range_walk()
         node_type = node.type
         pivots = node.pivot
         if node_type == maple_arange_64 or not pivots[-1]:  # ma_data_end(), inlined
@@ -2640,15 +2641,6 @@ def _mas_erase_walk(
             return False, None
         if node_type < 2:
             break
-        if count < _VACANT_BELOW[node_type]:
-            vacant_height = depth + 1
-        if node.is_root:
-            if count > 2:
-                sufficient_height = 1
-        elif count > _SUFFICIENT_ABOVE[node_type]:
-            sufficient_height = depth + 1
-        p_min = lo
-        p_max = hi
         lo = r_min
         hi = r_max
         node = node.slot[offset]
@@ -2670,51 +2662,112 @@ def _mas_erase_walk(
     # mas_reset(), mas_wr_prealloc_setup() (mas_start() gives no content), mas_wr_walk()
     # over [r_min, r_max] with a NULL entry.
     spanning = last == hi and last != ULONG_MAX  # a NULL cannot end a leaf
-    if spanning:
-        # mas_is_span_wr() stops the write walk at the first level whose child ends at
-        # last (the leaf itself when it is the root): walk down to it again.
-        leaf = node
-        leaf_count = count
-        leaf_offset = offset
-        leaf_min = lo
-        leaf_max = hi
-        node = root
-        lo = 0
-        hi = ULONG_MAX
-        depth = 0
-        vacant_height = sufficient_height = 0
-        while node is not leaf:
-            node_type = node.type
-            pivots = node.pivot
-            if node_type == maple_arange_64 or not pivots[-1]:
-                count = node.meta_end
-            elif pivots[-1] == hi:
-                count = len(pivots) - 1
-            else:
-                count = len(pivots)
-            offset = bisect_left(pivots, index, 0, count)
-            r_max = pivots[offset] if offset < count else hi
-            r_min = pivots[offset - 1] + 1 if offset else lo
-            if r_max == last:
-                break
-            if count < _VACANT_BELOW[node_type]:
-                vacant_height = depth + 1
-            if node.is_root:
-                if count > 2:
-                    sufficient_height = 1
-            elif count > _SUFFICIENT_ABOVE[node_type]:
-                sufficient_height = depth + 1
-            lo = r_min
-            hi = r_max
-            node = node.slot[offset]
-            depth += 1
+    if not spanning and hi != ULONG_MAX and not mas.tree.ma_flags & MT_FLAGS_USE_RCU:
+        # The write walk ends on the same slot; mas_wr_store_type() then extends the NULL
+        # over the NULLs beside it (mas_wr_extend_null()).  When that leaves enough data
+        # in the leaf, the store is a wr_node_store, done in place (no RCU): the leaf's
+        # data before the NULL, the NULL, the data after it.
+        slots = node.slot
+        pivots = node.pivot
+        first = r_min
+        o = offset
+        if o and slots[o - 1] is None:
+            o -= 1
+            first = pivots[o - 1] + 1 if o else lo
+        n_last = last
+        after = offset + 1  # the first slot kept after the NULL
+        if after <= count and slots[after] is None:
+            n_last = pivots[after] if after < count else hi
+            after += 1
+        new_end = count - (after - 1 - o)
+        if after <= count and new_end != count and new_end >= _MIN_LEAF_END:
+            # mas_wr_node_store(): the new node, zero/NULL filled past its end.
+            new_pivots = pivots[:o]
+            new_pivots.append(n_last)
+            new_pivots += pivots[after:count]
+            new_pivots.append(hi)
+            new_pivots += _ZERO_PIVOTS[: 14 - new_end]
+            new_slots = slots[:o]
+            new_slots.append(None)
+            new_slots += slots[after : count + 1]
+            new_slots += _NULL_SLOTS[: 15 - new_end]
+            node.pivot = new_pivots
+            node.slot = new_slots
+            node.meta_end = new_end  # mas_leaf_set_meta(), below 15 as the data shrank
+            node.meta_gap = 0
+            mas.status = ACTIVE
+            mas.node = node
+            mas.min = lo
+            mas.max = hi
+            mas.depth = depth
+            mas.offset = o
+            mas.index = first
+            mas.last = n_last
+            mas.end = new_end
+            mas.store_type = wr_node_store
+            mas.mas_flags &= ~MA_STATE_PREALLOC  # mas_destroy()
+            mas.node_request = mas.nodes_avail = 0
+            if mas.tree.ma_flags & MT_FLAGS_ALLOC_RANGE and not node.is_root:
+                # mas_update_gap(): a NULL store only merges gaps, so the leaf's largest
+                # gap is the larger of the one its parent records and the new NULL
+                # (mas_leaf_max_gap() would find the same: the leaf is not the last one,
+                # whose final gap the kernel measures one short).
+                parent = node.parent
+                assert parent is not None and parent.gap is not None
+                new_gap = n_last - first + 1
+                pslot = node.parent_slot
+                if new_gap > parent.gap[pslot]:
+                    mas_parent_gap(mas, pslot, new_gap)
+            return True, entry
+    # mas_wr_walk()'s bookkeeping, walking down again; a spanning write walk stops at the
+    # first level whose child ends at last (mas_is_span_wr()).
+    wr_mas = MaWrState(mas, None)
+    leaf = node
+    leaf_count = count
+    leaf_offset = offset
+    leaf_min = lo
+    leaf_max = hi
+    node = root
+    lo = 0
+    hi = ULONG_MAX
+    depth = 0
+    vacant_height = sufficient_height = 0
+    p_min = p_max = -1
+    while node is not leaf:
+        node_type = node.type
+        pivots = node.pivot
+        if node_type == maple_arange_64 or not pivots[-1]:
+            count = node.meta_end
+        elif pivots[-1] == hi:
+            count = len(pivots) - 1
         else:
-            count = leaf_count
-            offset = leaf_offset
-            lo = leaf_min
-            hi = leaf_max
-            r_min = mas.index
-            r_max = last
+            count = len(pivots)
+        offset = bisect_left(pivots, index, 0, count)
+        r_max = pivots[offset] if offset < count else hi
+        r_min = pivots[offset - 1] + 1 if offset else lo
+        if spanning and r_max == last:
+            break
+        if count < _VACANT_BELOW[node_type]:
+            vacant_height = depth + 1
+        if node.is_root:
+            if count > 2:
+                sufficient_height = 1
+        elif count > _SUFFICIENT_ABOVE[node_type]:
+            sufficient_height = depth + 1
+        p_min = lo
+        p_max = hi
+        lo = r_min
+        hi = r_max
+        node = node.slot[offset]
+        depth += 1
+    else:
+        count = leaf_count
+        offset = leaf_offset
+        lo = leaf_min
+        hi = leaf_max
+        r_min = mas.index
+        r_max = last
+    if spanning:
         if depth:
             wr_mas.content = node  # set one level up, as the kernel leaves it
     else:
