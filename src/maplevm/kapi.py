@@ -54,7 +54,6 @@ from maplevm.tree.normal import (
     mtree_alloc_rrange,
     mtree_destroy,
     mtree_dup,
-    mtree_erase,
     mtree_insert,
     mtree_insert_range,
     mtree_load,
@@ -87,6 +86,7 @@ from maplevm.tree.write import (
     mas_store,
     mas_store_gfp,
     mas_store_prealloc,
+    mtree_erase,
 )
 
 GFP_KERNEL = 0

@@ -27,7 +27,7 @@ from maplevm.tree.dump import normalize_dump
 SHORT_CUTS: dict[str, Any] = {
     "_mas_wr_spanning_null_fast": False,
     "mas_wr_split_fast": False,
-    "_mas_erase_walk": (False, None),
+    "_mas_erase_walk": write._DECLINED,
 }
 FLAGS = {
     "alloc": MT_FLAGS_ALLOC_RANGE,
@@ -79,7 +79,7 @@ def test_short_cut_leaves_the_general_paths_tree(
     def counted(*args: Any) -> Any:
         nonlocal taken
         result = real(*args)
-        if result != declined:
+        if result is not declined:
             taken += 1
         return result
 

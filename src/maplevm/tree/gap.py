@@ -86,6 +86,11 @@ def mas_parent_gap(mas: MaStateFields, offset: int, new: int) -> None:
     """Mirror of ``mas_parent_gap()``: set a parent's gap and propagate upwards as needed."""
     node = mas.node
     assert node is not None
+    ma_parent_gap(node, offset, new)
+
+
+def ma_parent_gap(node: MapleNode, offset: int, new: int) -> None:
+    """``mas_parent_gap()`` for ``node`` (the only part of the state it reads)."""
     pnode = node.parent
     assert pnode is not None
     while True:

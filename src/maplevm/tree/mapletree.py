@@ -162,7 +162,7 @@ class MapleTree:
         """Mirror of ``mtree_erase()``: remove the whole range holding ``index``; its entry."""
         if index.__class__ is not int or not 0 <= index <= ULONG_MAX:
             _check_index("index", index)
-        return _write.mas_erase(MaStateFields(self, index, index))  # mtree_erase()
+        return _write.mtree_erase(self, index)
 
     def _alloc(self, entry: Any, size: int, lo: int, hi: int, rev: bool) -> int:
         if not self.alloc_range_tree:

@@ -29,7 +29,6 @@ from maplevm.tree.walk import (
 from maplevm.tree.write import (
     mas_alloc_cyclic,
     mas_destroy,
-    mas_erase,
     mas_insert,
     mas_nomem,
     mas_store_gfp,
@@ -157,12 +156,6 @@ def mtree_alloc_cyclic(
         return -errno.EINVAL, 0, nxt
     mas = MaStateFields(mt, 0, 0)
     return mas_alloc_cyclic(mas, entry, range_lo, range_hi, nxt)
-
-
-def mtree_erase(mt: MapleTree, index: int) -> Any:
-    """Mirror of ``mtree_erase()``: erase the whole range containing ``index``."""
-    mas = MaStateFields(mt, index, index)
-    return mas_erase(mas)
 
 
 def __mt_destroy(mt: MapleTree) -> None:

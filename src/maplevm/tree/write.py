@@ -42,9 +42,9 @@ from maplevm.tree.entry import XaInternal, entry_low_bits_are_internal
 from maplevm.tree.errors import MapleBug
 from maplevm.tree.gap import (
     ma_leaf_max_gap,
+    ma_parent_gap,
     mas_empty_area,
     mas_max_gap,
-    mas_parent_gap,
     mas_set_err,
     mas_update_gap,
 )
@@ -1918,6 +1918,31 @@ def mas_wr_spanning_store(wr_mas: MaWrState) -> None:
     mas_spanning_rebalance(mas, mast, height + 1)
 
 
+def _leaf_gap(pivots: list[int], slots: list[Any], start: int, stop: int, before: int) -> int:
+    """``ma_leaf_max_gap()`` of the leaf that entries ``[start, stop)`` of these flat lists
+    will make, the range before them ending at ``before``; not for the right-most leaf
+    (whose implied last range the kernel measures differently).  As the kernel does, the
+    last entry is not looked at (a leaf other than the right-most one never ends on NULL)
+    and the entry after a NULL is skipped."""
+    max_gap = 0
+    i = start
+    end = stop - 1
+    if slots[i] is None:
+        max_gap = pivots[i] - before
+        i += 2
+    else:
+        i += 1
+    while i < end:
+        if slots[i] is None:
+            gap = pivots[i] - pivots[i - 1]
+            if gap > max_gap:
+                max_gap = gap
+            i += 2
+        else:
+            i += 1
+    return max_gap
+
+
 def _mas_wr_spanning_null_fast(wr_mas: MaWrState) -> bool:
     """Short cut of ``mas_wr_spanning_store()`` for its commonest case: a NULL store (an
     erase) that ends a leaf which has a right sibling under the same parent.  Returns
@@ -2049,9 +2074,14 @@ def _mas_wr_spanning_null_fast(wr_mas: MaWrState) -> bool:
         p_gaps = parent.gap
         assert p_gaps is not None
         agaps = p_gaps[:p_slot]
-        agaps.append(ma_leaf_max_gap(left, l_min, l_max))
-        if right is not None:
-            agaps.append(ma_leaf_max_gap(right, l_max + 1, sib_max))
+        if right is None:
+            agaps.append(ma_leaf_max_gap(left, l_min, l_max))
+        else:
+            agaps.append(_leaf_gap(bpiv, bslot, 0, split, l_min - 1))
+            if sib_max == ULONG_MAX:
+                agaps.append(ma_leaf_max_gap(right, l_max + 1, sib_max))
+            else:
+                agaps.append(_leaf_gap(bpiv, bslot, split, count, l_max))
         if sib_max != p_max:
             agaps += p_gaps[p_slot + 2 : p_end + 1]
     new_parent = mas_pop_node(mas, p_type)
@@ -2086,6 +2116,14 @@ def _mas_wr_spanning_null_fast(wr_mas: MaWrState) -> bool:
     mas.max = p_max
     mas.offset = p_slot
     mas_update_gap(mas)
+    # mtree_range_walk() from there passes the new parent to the new leaf holding first.
+    if right is None or first <= l_max:
+        mas.node = left
+        mas.max = l_max
+    else:
+        mas.node = right
+        mas.min = l_max + 1
+        mas.max = sib_max
     mtree_range_walk(mas)
     return True
 
@@ -2584,8 +2622,8 @@ def mas_erase(mas: MaStateFields) -> Any:
     tree = mas.tree
     root = tree.ma_root
     if root.__class__ is MapleNode and not tree.alloc_failures:
-        done, entry = _mas_erase_walk(mas, root, index)
-        if done:
+        entry = _mas_erase_walk(mas, tree, root, index)
+        if entry is not _DECLINED:
             return entry
     wr_mas = MaWrState(mas, None)
     while True:
@@ -2606,7 +2644,21 @@ def mas_erase(mas: MaStateFields) -> Any:
     return entry
 
 
-def _mas_erase_walk(mas: MaStateFields, root: MapleNode, index: int) -> tuple[bool, Any]:
+def mtree_erase(tree: Any, index: int) -> Any:
+    """Mirror of ``mtree_erase()``: ``mas_erase()`` on a maple state of its own, which
+    nobody sees afterwards, so the common erase does not fill one in."""
+    root = tree.ma_root
+    if root.__class__ is MapleNode and not tree.alloc_failures:
+        entry = _mas_erase_walk(None, tree, root, index)
+        if entry is not _DECLINED:
+            return entry
+    return mas_erase(MaStateFields(tree, index, index))
+
+
+_DECLINED = object()  # _mas_erase_walk(): the general path must run
+
+
+def _mas_erase_walk(mas: MaStateFields | None, tree: Any, root: MapleNode, index: int) -> Any:
     """``mas_erase()`` with one walk instead of two in the common case.
 
     ``mas_state_walk()`` finds the entry and its range; the ``mas_wr_walk()`` that
@@ -2618,7 +2670,8 @@ def _mas_erase_walk(mas: MaStateFields, root: MapleNode, index: int) -> tuple[bo
     the level where the write walk stops) and the general store runs.  The state ends as
     the kernel's two walks and store leave it.  Returns ``(False, None)`` without
     changing anything if the walk meets a dead node (the general path then runs);
-    ``(True, entry)`` when done.
+    ``(True, entry)`` when done.  Without a state (``mtree_erase()``'s, which nobody
+    reads) none is made unless the general store needs one.
     """
     node = root
     lo = 0
@@ -2638,7 +2691,7 @@ def _mas_erase_walk(mas: MaStateFields, root: MapleNode, index: int) -> tuple[bo
         r_max = pivots[offset] if offset < count else hi
         r_min = pivots[offset - 1] + 1 if offset else lo
         if node.parent is node:
-            return False, None
+            return _DECLINED
         if node_type < 2:
             break
         lo = r_min
@@ -2647,22 +2700,25 @@ def _mas_erase_walk(mas: MaStateFields, root: MapleNode, index: int) -> tuple[bo
         depth += 1
     entry = node.slot[offset]
     # mas_start() then mtree_range_walk(): the state rests on the entry's slot.
-    mas.status = ACTIVE
-    mas.depth = 0
-    mas.index = r_min
-    mas.last = last = r_max
+    last = r_max
     if entry is None:
-        mas.node = node
-        mas.min = lo
-        mas.max = hi
-        mas.offset = offset
-        mas.end = count
-        return True, None
+        if mas is not None:
+            mas.status = ACTIVE
+            mas.depth = 0
+            mas.index = r_min
+            mas.last = r_max
+            mas.node = node
+            mas.min = lo
+            mas.max = hi
+            mas.offset = offset
+            mas.end = count
+        return None
 
     # mas_reset(), mas_wr_prealloc_setup() (mas_start() gives no content), mas_wr_walk()
     # over [r_min, r_max] with a NULL entry.
     spanning = last == hi and last != ULONG_MAX  # a NULL cannot end a leaf
-    if not spanning and hi != ULONG_MAX and not mas.tree.ma_flags & MT_FLAGS_USE_RCU:
+    flags = tree.ma_flags
+    if not spanning and hi != ULONG_MAX and not flags & MT_FLAGS_USE_RCU:
         # The write walk ends on the same slot; mas_wr_store_type() then extends the NULL
         # over the NULLs beside it (mas_wr_extend_null()).  When that leaves enough data
         # in the leaf, the store is a wr_node_store, done in place (no RCU): the leaf's
@@ -2695,19 +2751,20 @@ def _mas_erase_walk(mas: MaStateFields, root: MapleNode, index: int) -> tuple[bo
             node.slot = new_slots
             node.meta_end = new_end  # mas_leaf_set_meta(), below 15 as the data shrank
             node.meta_gap = 0
-            mas.status = ACTIVE
-            mas.node = node
-            mas.min = lo
-            mas.max = hi
-            mas.depth = depth
-            mas.offset = o
-            mas.index = first
-            mas.last = n_last
-            mas.end = new_end
-            mas.store_type = wr_node_store
-            mas.mas_flags &= ~MA_STATE_PREALLOC  # mas_destroy()
-            mas.node_request = mas.nodes_avail = 0
-            if mas.tree.ma_flags & MT_FLAGS_ALLOC_RANGE and not node.is_root:
+            if mas is not None:
+                mas.status = ACTIVE
+                mas.node = node
+                mas.min = lo
+                mas.max = hi
+                mas.depth = depth
+                mas.offset = o
+                mas.index = first
+                mas.last = n_last
+                mas.end = new_end
+                mas.store_type = wr_node_store
+                mas.mas_flags &= ~MA_STATE_PREALLOC  # mas_destroy()
+                mas.node_request = mas.nodes_avail = 0
+            if flags & MT_FLAGS_ALLOC_RANGE and not node.is_root:
                 # mas_update_gap(): a NULL store only merges gaps, so the leaf's largest
                 # gap is the larger of the one its parent records and the new NULL
                 # (mas_leaf_max_gap() would find the same: the leaf is not the last one,
@@ -2717,8 +2774,14 @@ def _mas_erase_walk(mas: MaStateFields, root: MapleNode, index: int) -> tuple[bo
                 new_gap = n_last - first + 1
                 pslot = node.parent_slot
                 if new_gap > parent.gap[pslot]:
-                    mas_parent_gap(mas, pslot, new_gap)
-            return True, entry
+                    ma_parent_gap(node, pslot, new_gap)
+            return entry
+    if mas is None:
+        mas = MaStateFields(tree, index, index)
+    mas.status = ACTIVE
+    mas.depth = 0
+    mas.index = r_min
+    mas.last = r_max
     # mas_wr_walk()'s bookkeeping, walking down again; a spanning write walk stops at the
     # first level whose child ends at last (mas_is_span_wr()).
     wr_mas = MaWrState(mas, None)
@@ -2794,4 +2857,4 @@ def _mas_erase_walk(mas: MaStateFields, root: MapleNode, index: int) -> tuple[bo
         mas_alloc_nodes(mas)  # cannot fail: no allocation failure is pending
     mas_wr_store_entry(wr_mas)
     mas_destroy(mas)
-    return True, entry
+    return entry
