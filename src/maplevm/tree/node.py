@@ -87,6 +87,58 @@ class MapleNode:
         return self.parent is self
 
 
+_ZERO_PIVOTS = [0] * (MAPLE_RANGE64_SLOTS - 1)
+_NULL_SLOTS: list[Any] = [None] * MAPLE_RANGE64_SLOTS
+_ZERO_GAPS = [0] * MAPLE_ARANGE64_SLOTS
+
+
+def ma_filled_node(
+    node_type: int, pivots: list[int], slots: list[Any], gaps: list[int] | None
+) -> MapleNode:
+    """A new node holding ``slots``, as ``mab_mas_cp()`` fills one from a big node.
+
+    ``pivots`` has one pivot per slot (the last one is the node's maximum, kept only when
+    a pivot is left for it); ``gaps``, for an arange node of an ``MT_FLAGS_ALLOC_RANGE``
+    tree, one gap per slot.  The rest is zero/NULL; the metadata records the data end and,
+    with gaps, the offset of the largest one (ties to the highest offset).  The same as
+    ``MapleNode(node_type)`` then copying the lists in, without building the empty lists
+    first (the write short cuts make nodes this way).
+    """
+    node = _new_node(MapleNode)
+    node.type = node_type
+    count = len(slots)
+    end = count - 1
+    if node_type == maple_arange_64:
+        npiv = MAPLE_ARANGE64_SLOTS - 1
+        node.slot = slots + _NULL_SLOTS[: MAPLE_ARANGE64_SLOTS - count]
+        if gaps is not None:
+            node.gap = gaps + _ZERO_GAPS[: MAPLE_ARANGE64_SLOTS - count]
+            max_gap = max(gaps)
+            node.meta_gap = end - gaps[::-1].index(max_gap) if max_gap > 0 else 0
+        else:
+            node.gap = _ZERO_GAPS[:]
+            node.meta_gap = 0
+        node.meta_end = end
+    else:
+        npiv = MAPLE_RANGE64_SLOTS - 1
+        node.slot = slots + _NULL_SLOTS[: MAPLE_RANGE64_SLOTS - count]
+        node.gap = None
+        node.meta_gap = 0
+        node.meta_end = end if end < npiv else 0  # a full range node has no metadata
+    if count < npiv:
+        node.pivot = pivots[:count] + _ZERO_PIVOTS[: npiv - count]
+    else:
+        node.pivot = pivots[:npiv]
+    node.parent = None
+    node.parent_slot = 0
+    node.is_root = False
+    node.addr = _NODE_BASE + (next(_node_ids) << 8)
+    return node
+
+
+_new_node = object.__new__
+
+
 def ma_is_leaf(node_type: int) -> bool:
     """Mirror of ``ma_is_leaf()``: dense and leaf_64 nodes hold entries, not children."""
     return node_type < 2

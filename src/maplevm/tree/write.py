@@ -23,7 +23,6 @@ from maplevm.tree.constants import (
     MA_STATE_PREALLOC,
     MAPLE_BIG_NODE_SLOTS,
     MAPLE_HEIGHT_MAX,
-    MAPLE_RANGE64_SLOTS,
     MT_FLAGS_ALLOC_RANGE,
     MT_FLAGS_ALLOC_WRAPPED,
     MT_FLAGS_HEIGHT_MASK,
@@ -48,7 +47,13 @@ from maplevm.tree.gap import (
     mas_set_err,
     mas_update_gap,
 )
-from maplevm.tree.node import MapleNode, ma_data_end, ma_set_meta, mas_leaf_set_meta
+from maplevm.tree.node import (
+    MapleNode,
+    ma_data_end,
+    ma_filled_node,
+    ma_set_meta,
+    mas_leaf_set_meta,
+)
 from maplevm.tree.state import MaStateFields
 from maplevm.tree.walk import (
     ACTIVE,
@@ -1263,26 +1268,40 @@ def mas_split(mas: MaStateFields, b_node: MapleBigNode) -> None:
     mtree_range_walk(mas)
 
 
-def _ma_fill_node(
-    node: MapleNode, pivots: list[int], slots: list[Any], gaps: list[int] | None
-) -> None:
-    """``mab_mas_cp()`` into a new node from flat lists: the pivots that fit, the slots,
-    the gaps and the metadata (largest gap, ties to the highest offset)."""
-    count = len(slots)
-    npiv = len(node.pivot)
-    n = count if count < npiv else npiv
-    node.pivot[0:n] = pivots[0:n]
-    node.slot[0:count] = slots
-    end = count - 1
-    if gaps is not None:
-        node_gaps = node.gap
-        assert node_gaps is not None
-        node_gaps[0:count] = gaps
-        max_gap = max(gaps)
-        node.meta_gap = count - 1 - gaps[::-1].index(max_gap) if max_gap > 0 else 0
-        node.meta_end = end
-    elif end < MAPLE_RANGE64_SLOTS - 1:  # mas_leaf_set_meta()
-        node.meta_end = end
+def _ma_new_node(
+    mas: MaStateFields, node_type: int, pivots: list[int], slots: list[Any], gaps: list[int] | None
+) -> MapleNode:
+    """``mas_pop_node()`` then ``mab_mas_cp()`` into the new node from flat lists (see
+    :func:`maplevm.tree.node.ma_filled_node`)."""
+    if mas.nodes_avail <= 0:
+        mas_pop_node(mas, node_type)  # raises: more nodes than were requested
+    mas.nodes_avail -= 1
+    return ma_filled_node(node_type, pivots, slots, gaps)
+
+
+def _leaf_gap(pivots: list[int], slots: list[Any], start: int, stop: int, before: int) -> int:
+    """``ma_leaf_max_gap()`` of the leaf that entries ``[start, stop)`` of these flat lists
+    will make, the range before them ending at ``before``; not for the right-most leaf
+    (whose implied last range the kernel measures differently).  As the kernel does, the
+    last entry is not looked at (a leaf other than the right-most one never ends on NULL)
+    and the entry after a NULL is skipped."""
+    max_gap = 0
+    i = start
+    end = stop - 1
+    if slots[i] is None:
+        max_gap = pivots[i] - before
+        i += 2
+    else:
+        i += 1
+    while i < end:
+        if slots[i] is None:
+            gap = pivots[i] - pivots[i - 1]
+            if gap > max_gap:
+                max_gap = gap
+            i += 2
+        else:
+            i += 1
+    return max_gap
 
 
 def mas_wr_split_fast(wr_mas: MaWrState) -> bool:
@@ -1489,20 +1508,21 @@ def mas_wr_split_fast(wr_mas: MaWrState) -> bool:
                     assert sg is not None
                     gaps = gaps + sg
                 r_max = sib_max
-        left = mas_pop_node(mas, x_type)
-        right = mas_pop_node(mas, x_type)
         split += 1
         l_max = bpiv[split - 1]
         if gaps is None:
-            _ma_fill_node(left, bpiv[:split], bslot[:split], None)
-            _ma_fill_node(right, bpiv[split:], bslot[split:], None)
+            left = _ma_new_node(mas, x_type, bpiv[:split], bslot[:split], None)
+            right = _ma_new_node(mas, x_type, bpiv[split:], bslot[split:], None)
         else:
-            _ma_fill_node(left, bpiv[:split], bslot[:split], gaps[:split])
-            _ma_fill_node(right, bpiv[split:], bslot[split:], gaps[split:])
+            left = _ma_new_node(mas, x_type, bpiv[:split], bslot[:split], gaps[:split])
+            right = _ma_new_node(mas, x_type, bpiv[split:], bslot[split:], gaps[split:])
         if alloc:
             if x_type < 2:
-                lg = ma_leaf_max_gap(left, l_min, l_max)
-                rg = ma_leaf_max_gap(right, l_max + 1, r_max)
+                lg = _leaf_gap(bpiv, bslot, 0, split, l_min - 1)
+                if r_max == ULONG_MAX:
+                    rg = ma_leaf_max_gap(right, l_max + 1, r_max)
+                else:
+                    rg = _leaf_gap(bpiv, bslot, split, len(bslot), l_max)
             else:
                 lgaps = left.gap
                 rgaps = right.gap
@@ -1534,18 +1554,18 @@ def mas_wr_split_fast(wr_mas: MaWrState) -> bool:
     # mas_split_final_node(): the node above the last split, maybe a new root.
     if final is None:
         old = plan[-1][0]
-        ancestor = mas_pop_node(mas, root_type)
+        ancestor_type = root_type
         apiv = [l_max, r_max]
         aslot: list[Any] = [left, right]
         agaps = [lg, rg] if alloc else None
         height += 1
     else:
         old = final
-        ancestor = mas_pop_node(mas, final.type if not final.is_root else root_type)
+        ancestor_type = final.type if not final.is_root else root_type
         apiv, aslot, agaps = _ma_replace(
             final, top_max, first, replaced, left, right, l_max, r_max, lg, rg, alloc
         )
-    _ma_fill_node(ancestor, apiv, aslot, agaps)
+    ancestor = _ma_new_node(mas, ancestor_type, apiv, aslot, agaps)
 
     # mas_topiary_replace(): link it in, adopt the children, the old node is dead.
     ancestor.parent_slot = old.parent_slot
@@ -1918,31 +1938,6 @@ def mas_wr_spanning_store(wr_mas: MaWrState) -> None:
     mas_spanning_rebalance(mas, mast, height + 1)
 
 
-def _leaf_gap(pivots: list[int], slots: list[Any], start: int, stop: int, before: int) -> int:
-    """``ma_leaf_max_gap()`` of the leaf that entries ``[start, stop)`` of these flat lists
-    will make, the range before them ending at ``before``; not for the right-most leaf
-    (whose implied last range the kernel measures differently).  As the kernel does, the
-    last entry is not looked at (a leaf other than the right-most one never ends on NULL)
-    and the entry after a NULL is skipped."""
-    max_gap = 0
-    i = start
-    end = stop - 1
-    if slots[i] is None:
-        max_gap = pivots[i] - before
-        i += 2
-    else:
-        i += 1
-    while i < end:
-        if slots[i] is None:
-            gap = pivots[i] - pivots[i - 1]
-            if gap > max_gap:
-                max_gap = gap
-            i += 2
-        else:
-            i += 1
-    return max_gap
-
-
 def _mas_wr_spanning_null_fast(wr_mas: MaWrState) -> bool:
     """Short cut of ``mas_wr_spanning_store()`` for its commonest case: a NULL store (an
     erase) that ends a leaf which has a right sibling under the same parent.  Returns
@@ -2048,16 +2043,14 @@ def _mas_wr_spanning_null_fast(wr_mas: MaWrState) -> bool:
     tree = mas.tree
     alloc = bool(tree.ma_flags & MT_FLAGS_ALLOC_RANGE)
     split += 1
-    left = mas_pop_node(mas, leaf_type)
     if split == count:
+        left = _ma_new_node(mas, leaf_type, bpiv, bslot, None)
         right = None
         l_max = sib_max
-        _ma_fill_node(left, bpiv, bslot, None)
     else:
-        right = mas_pop_node(mas, leaf_type)
+        left = _ma_new_node(mas, leaf_type, bpiv[:split], bslot[:split], None)
+        right = _ma_new_node(mas, leaf_type, bpiv[split:], bslot[split:], None)
         l_max = bpiv[split - 1]
-        _ma_fill_node(left, bpiv[:split], bslot[:split], None)
-        _ma_fill_node(right, bpiv[split:], bslot[split:], None)
     apiv = p_pivots[:p_slot]
     aslot = p_slots[:p_slot]
     apiv.append(l_max)
@@ -2084,8 +2077,7 @@ def _mas_wr_spanning_null_fast(wr_mas: MaWrState) -> bool:
                 agaps.append(_leaf_gap(bpiv, bslot, split, count, l_max))
         if sib_max != p_max:
             agaps += p_gaps[p_slot + 2 : p_end + 1]
-    new_parent = mas_pop_node(mas, p_type)
-    _ma_fill_node(new_parent, apiv, aslot, agaps)
+    new_parent = _ma_new_node(mas, p_type, apiv, aslot, agaps)
 
     # mas_wmb_replace(): link it in, adopt the children; the old nodes are dead.
     if not l_min and p_max == ULONG_MAX:
@@ -2554,6 +2546,28 @@ def mas_store_gfp(mas: MaStateFields, entry: Any, gfp: int = 0) -> int:
     index = mas.index
     last = mas.last
     wr_mas = MaWrState(mas, entry)
+    tree = mas.tree
+    root = tree.ma_root
+    if mas.status == START and root.__class__ is MapleNode and not tree.alloc_failures:
+        # mas_wr_preallocate() from a fresh state on a tree of nodes, where the
+        # allocation cannot fail: mas_start() puts the state at the root, the write walk
+        # decides the store type, the nodes it needs are counted, the store runs.
+        mas.min = 0
+        mas.max = ULONG_MAX
+        mas.depth = 0
+        mas.status = ACTIVE
+        mas.node = root
+        mas.offset = 0
+        if mas_wr_walk(wr_mas):
+            mas.store_type = mas_wr_leaf_store_type(wr_mas)
+        else:
+            mas.store_type = wr_spanning_store
+        mas_prealloc_calc(wr_mas, entry)
+        if mas.node_request:
+            mas_alloc_nodes(mas)
+        mas_wr_store_entry(wr_mas)
+        mas_destroy(mas)
+        return 0
     ret = 0
     while True:
         mas_wr_preallocate(wr_mas, entry)
