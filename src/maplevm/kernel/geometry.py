@@ -62,7 +62,8 @@ def geometry_script(seed: int, ops: int, pages: int = 3000, unmap_ratio: float =
 
     New mappings are placed in a region of ``pages`` pages with MAP_FIXED_NOREPLACE and get
     a protection different from any neighbour they touch (so nothing merges); munmaps cover
-    ranges whose ends fall outside every mapping (so nothing is split), often spanning
+    ranges whose ends fall outside every mapping (so nothing is split): half of them one
+    whole mapping (an erase, which at times ends its leaf), the others often spanning
     several mappings and the gaps between them.
     """
     rnd = random.Random(seed)
@@ -77,8 +78,14 @@ def geometry_script(seed: int, ops: int, pages: int = 3000, unmap_ratio: float =
 
     while len(out) < ops:
         if mapped and rnd.random() < unmap_ratio:
-            first = rnd.randrange(pages)
-            last = min(pages, first + rnd.choice((1, 2, 5, 20, 80, 300)))
+            if rnd.random() < 0.5:
+                # Exactly one mapping: an erase of one entry, which ends its leaf at times
+                # (a spanning store of its own, with its own short cut in the model).
+                first = rnd.choice(list(mapped))
+                last = first + mapped[first][0]
+            else:
+                first = rnd.randrange(pages)
+                last = min(pages, first + rnd.choice((1, 2, 5, 20, 80, 300)))
             if last == first or inside(first) or inside(last):
                 continue
             for s in [s for s in mapped if first <= s < last]:
