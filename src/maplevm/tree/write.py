@@ -1940,52 +1940,85 @@ def mas_wr_spanning_store(wr_mas: MaWrState) -> None:
 
 def _mas_wr_spanning_null_fast(wr_mas: MaWrState) -> bool:
     """Short cut of ``mas_wr_spanning_store()`` for its commonest case: a NULL store (an
-    erase) that ends a leaf which has a right sibling under the same parent.  Returns
-    False, having changed nothing, in any other case (the general path then runs).
+    erase) that ends a leaf which is not the last one.  Returns False, having changed
+    nothing, in any other case (the general path then runs).
 
-    The write walk stopped at the parent, on the leaf's slot (the store ends where the
-    leaf does).  The kernel then walks both sides down (the leaf, and its sibling at
-    ``last + 1``), grows the NULL over the NULLs beside it (``mas_extend_spanning_null()``),
-    gathers the leaf's data before the store, the NULL and the sibling's data after it in
-    a big node, and ``mas_spanning_rebalance()`` makes one or two new leaves of it
-    (``mab_calc_split()``) and, one level up, a new parent holding them in place of the
-    two old leaves.  Here the same is done on flat lists when that is all it does: the
-    big node needs no data from a neighbour (more than ``mt_min_slots`` entries), no third
-    leaf, and the new parent keeps enough entries.  The same nodes are allocated in the
-    same order; ``mas_wmb_replace()`` is done directly (the new parent takes the old one's
-    place and adopts its children, the three replaced nodes are dead), then the gaps above
-    are updated and the state walks down from the new parent as the kernel leaves it.
+    The write walk stopped at the lowest node whose child ends where the store does (the
+    leaf's parent, or higher when the leaf is the last of its parent); the store lies in
+    the right-most leaf under that child.  The kernel then walks both sides down (that
+    leaf, and the leaf at ``last + 1``, the left-most under the next child), grows the NULL
+    over the NULLs beside it (``mas_extend_spanning_null()``), gathers the leaf's data
+    before the store, the NULL and the next leaf's data after it in a big node, and
+    ``mas_spanning_rebalance()`` makes one or two new leaves of it (``mab_calc_split()``),
+    then at each level up one or two new nodes holding the left node's other children,
+    the new ones and the right node's other children, until the two sides meet in the
+    node where the walk stopped, which is rebuilt around the new children.  Here the same
+    is done on flat lists when that is all it does: no level needs data from a neighbour
+    (every big node has more than ``mt_min_slots`` entries) or a third node.  All the
+    decisions are taken before anything changes; then the same nodes are allocated in the
+    same order; ``mas_wmb_replace()`` is done directly (every new node adopts its
+    children, the replaced nodes are dead), then the gaps above are updated and the state
+    walks down to the NULL as the kernel leaves it.
     """
     mas = wr_mas.mas
-    parent = mas.node
-    assert parent is not None
-    p_type = parent.type
+    top = mas.node
+    assert top is not None
+    t_type = top.type
     last = mas.last
-    if p_type < 2 or wr_mas.r_max != last:
+    if t_type < 2 or wr_mas.r_max != last:
         return False
-    p_slot = mas.offset
-    p_end = mas.end
-    if p_slot >= p_end:
+    t_slot = mas.offset
+    t_end = mas.end
+    if t_slot >= t_end:
         return False
-    p_pivots = parent.pivot
-    p_slots = parent.slot
-    p_max = mas.max
-    p_npiv = mt_pivots[p_type]
-    if p_end < p_npiv and p_pivots[p_end] != p_max:
+    t_pivots = top.pivot
+    t_slots = top.slot
+    t_max = mas.max
+    t_npiv = mt_pivots[t_type]
+    if t_end < t_npiv and t_pivots[t_end] != t_max:
         return False  # mas_mab_cp() would copy past the data end
-    leaf = p_slots[p_slot]
-    sib = p_slots[p_slot + 1]
-    leaf_type = leaf.type
-    if leaf_type != maple_leaf_64 or sib.type != maple_leaf_64:
-        return False
     index = mas.index
-    l_min = wr_mas.r_min
-    sib_max = p_pivots[p_slot + 1] if p_slot + 1 < p_end else p_max
 
-    # mas_wr_walk_index() on both sides, then mas_extend_spanning_null().
+    # Both sides, level by level down to the leaves: (node, min or max, data end).
+    a = t_slots[t_slot]
+    b = t_slots[t_slot + 1]
+    a_min = wr_mas.r_min
+    b_max = t_pivots[t_slot + 1] if t_slot + 1 < t_end else t_max
+    lefts: list[tuple[MapleNode, int, int]] = []
+    rights: list[tuple[MapleNode, int, int]] = []
+    while True:
+        n_type = a.type
+        if b.type != n_type:
+            return False
+        a_pivots = a.pivot
+        b_pivots = b.pivot
+        a_end = ma_data_end(a, n_type, a_pivots, last)
+        b_end = ma_data_end(b, n_type, b_pivots, b_max)
+        lefts.append((a, a_min, a_end))
+        rights.append((b, b_max, b_end))
+        if n_type < 2:
+            break
+        n_npiv = mt_pivots[n_type]
+        if (a_end < n_npiv and a_pivots[a_end] != last) or (
+            b_end < n_npiv and b_pivots[b_end] != b_max
+        ):
+            return False
+        if a_end:
+            a_min = a_pivots[a_end - 1] + 1
+            if index < a_min:
+                return False  # the store covers more than the last child
+        a = a.slot[a_end]
+        if b_end:
+            b_max = b_pivots[0]
+        b = b.slot[0]
+    if n_type != maple_leaf_64:
+        return False
+    leaf, l_min, l_end = lefts[-1]
+    sib, sib_max, s_end = rights[-1]
+
+    # The leaves: mas_wr_walk_index() on both sides, then mas_extend_spanning_null().
     l_pivots = leaf.pivot
     l_slots = leaf.slot
-    l_end = ma_data_end(leaf, leaf_type, l_pivots, last)
     offset = bisect_left(l_pivots, index, 0, l_end)
     r_min = l_pivots[offset - 1] + 1 if offset else l_min
     first = index
@@ -1996,7 +2029,6 @@ def _mas_wr_spanning_null_fast(wr_mas: MaWrState) -> bool:
         offset -= 1
     s_pivots = sib.pivot
     s_slots = sib.slot
-    s_end = ma_data_end(sib, leaf_type, s_pivots, sib_max)
     new_last = last
     s_off = 0
     if s_slots[0] is None:
@@ -2005,9 +2037,9 @@ def _mas_wr_spanning_null_fast(wr_mas: MaWrState) -> bool:
             new_last = s_r_max
         s_off = 1
     if new_last >= sib_max:
-        return False  # the sibling is all NULL: the general path copies none of it
+        return False  # the next leaf is all NULL: the general path copies none of it
 
-    # mas_store_b_node() (the store ends the leaf) and mas_mab_cp() of the sibling's rest.
+    # mas_store_b_node() (the store ends the leaf) and mas_mab_cp() of the next leaf's rest.
     bpiv = l_pivots[:offset]
     bslot = l_slots[:offset]
     if first > r_min:
@@ -2020,7 +2052,7 @@ def _mas_wr_spanning_null_fast(wr_mas: MaWrState) -> bool:
     bslot.append(None)
     bslot += s_slots[s_off : s_end + 1]
     count = len(bslot)
-    if count <= mt_min_slots[leaf_type]:
+    if count <= mt_min_slots[maple_leaf_64]:
         return False  # mast_spanning_rebalance() would pull in a neighbour
     b_end = count - 1
     if b_end < 16:
@@ -2032,90 +2064,150 @@ def _mas_wr_spanning_null_fast(wr_mas: MaWrState) -> bool:
             return False
         if bslot[split] is None:
             split = split + 1 if split < 15 and b_end - split > 6 else split - 1
+    split += 1  # entries in the left leaf
 
-    # One level up: the parent's data with the new leaves in place of the two old ones.
-    new_count = p_end if split == b_end else p_end + 1
-    if new_count <= mt_min_slots[p_type]:
-        return False  # the parent would need rebalancing too
-    if not l_min and p_max == ULONG_MAX and not parent.is_root:
+    # The levels above, decided from their counts: one node, or two (mab_calc_split()
+    # halves them: internal slots are never NULL); no level may be insufficient.
+    made = 1 if split == count else 2
+    if made == 1 and not l_min and sib_max == ULONG_MAX:
+        return False  # the new leaf would be the root
+    for k in range(len(lefts) - 2, -1, -1):
+        n_type = lefts[k][0].type
+        n = lefts[k][2] + made + rights[k][2]
+        if n <= mt_min_slots[n_type]:
+            return False
+        made = 1 if n <= mt_slots[n_type] else 2
+        if made == 1 and not lefts[k][1] and rights[k][1] == ULONG_MAX:
+            return False
+    if t_end - 1 + made <= mt_min_slots[t_type]:
+        return False  # the node where the sides meet would need rebalancing
+    a_min = lefts[0][1]
+    if not a_min and t_max == ULONG_MAX and not top.is_root:
         return False
 
+    # Now the nodes, from the leaves up, in the kernel's order (left, then right).
     tree = mas.tree
     alloc = bool(tree.ma_flags & MT_FLAGS_ALLOC_RANGE)
-    split += 1
     if split == count:
-        left = _ma_new_node(mas, leaf_type, bpiv, bslot, None)
-        right = None
-        l_max = sib_max
+        left = _ma_new_node(mas, maple_leaf_64, bpiv, bslot, None)
+        new_nodes: list[Any] = [left]
+        new_maxes = [sib_max]
+        new_gaps = [ma_leaf_max_gap(left, l_min, sib_max)] if alloc else []
+        w_node, w_min, w_max = left, l_min, sib_max
     else:
-        left = _ma_new_node(mas, leaf_type, bpiv[:split], bslot[:split], None)
-        right = _ma_new_node(mas, leaf_type, bpiv[split:], bslot[split:], None)
+        left = _ma_new_node(mas, maple_leaf_64, bpiv[:split], bslot[:split], None)
+        right = _ma_new_node(mas, maple_leaf_64, bpiv[split:], bslot[split:], None)
         l_max = bpiv[split - 1]
-    apiv = p_pivots[:p_slot]
-    aslot = p_slots[:p_slot]
-    apiv.append(l_max)
-    aslot.append(left)
-    if right is not None:
-        apiv.append(sib_max)
-        aslot.append(right)
-    if sib_max != p_max:
-        apiv += p_pivots[p_slot + 2 : p_end]
-        apiv.append(p_pivots[p_end] if p_end < p_npiv else p_max)
-        aslot += p_slots[p_slot + 2 : p_end + 1]
-    agaps: list[int] | None = None
-    if alloc:
-        p_gaps = parent.gap
-        assert p_gaps is not None
-        agaps = p_gaps[:p_slot]
-        if right is None:
-            agaps.append(ma_leaf_max_gap(left, l_min, l_max))
-        else:
-            agaps.append(_leaf_gap(bpiv, bslot, 0, split, l_min - 1))
+        new_nodes = [left, right]
+        new_maxes = [l_max, sib_max]
+        new_gaps = []
+        if alloc:
+            new_gaps.append(_leaf_gap(bpiv, bslot, 0, split, l_min - 1))
             if sib_max == ULONG_MAX:
-                agaps.append(ma_leaf_max_gap(right, l_max + 1, sib_max))
+                new_gaps.append(ma_leaf_max_gap(right, l_max + 1, sib_max))
             else:
-                agaps.append(_leaf_gap(bpiv, bslot, split, count, l_max))
-        if sib_max != p_max:
-            agaps += p_gaps[p_slot + 2 : p_end + 1]
-    new_parent = _ma_new_node(mas, p_type, apiv, aslot, agaps)
-
-    # mas_wmb_replace(): link it in, adopt the children; the old nodes are dead.
-    if not l_min and p_max == ULONG_MAX:
-        new_parent.is_root = True  # mas_spanning_rebalance()'s root-limits case
-    else:
-        new_parent.copy_parent_from(parent)
-    if parent.is_root:
-        tree.ma_root = new_parent
-        mt_set_height(tree, 2)
-    else:
-        grand = parent.parent
-        assert grand is not None
-        grand.slot[parent.parent_slot] = new_parent
-    for child_slot, child in enumerate(aslot):
-        child.parent = new_parent
-        child.parent_slot = child_slot
-        child.is_root = False
-    parent.set_dead()
+                new_gaps.append(_leaf_gap(bpiv, bslot, split, count, l_max))
+        if first <= l_max:
+            w_node, w_min, w_max = left, l_min, l_max
+        else:
+            w_node, w_min, w_max = right, l_max + 1, sib_max
     leaf.set_dead()
     sib.set_dead()
-    # The state as mas_spanning_rebalance() leaves it: on the new parent, with the new
-    # left leaf's minimum (the kernel copies the state of the left leaf's level up).
+    for k in range(len(lefts) - 2, -1, -1):
+        a, a_min, a_end = lefts[k]
+        b, b_max, b_end = rights[k]
+        n_type = a.type
+        # mast_combine_cp_left(), the new children, mast_combine_cp_right()
+        bpiv = a.pivot[:a_end] + new_maxes
+        bslot = a.slot[:a_end] + new_nodes
+        bgaps: list[int] | None = None
+        if alloc:
+            a_gaps = a.gap
+            assert a_gaps is not None
+            bgaps = a_gaps[:a_end] + new_gaps
+        if b_end:
+            b_pivots = b.pivot
+            bpiv += b_pivots[1:b_end]
+            bpiv.append(b_pivots[b_end] if b_end < mt_pivots[n_type] else b_max)
+            bslot += b.slot[1 : b_end + 1]
+            if bgaps is not None:
+                b_gaps = b.gap
+                assert b_gaps is not None
+                bgaps += b_gaps[1 : b_end + 1]
+        n = len(bslot)
+        if n <= mt_slots[n_type]:
+            parts = [(bpiv, bslot, bgaps)]
+            new_maxes = [b_max]
+        else:
+            half = (n - 1) // 2 + 1  # mab_calc_split(): internal slots are never NULL
+            parts = [
+                (bpiv[:half], bslot[:half], bgaps[:half] if bgaps is not None else None),
+                (bpiv[half:], bslot[half:], bgaps[half:] if bgaps is not None else None),
+            ]
+            new_maxes = [bpiv[half - 1], b_max]
+        new_nodes = []
+        new_gaps = []
+        for p_piv, p_slot, p_gaps in parts:
+            node = _ma_new_node(mas, n_type, p_piv, p_slot, p_gaps)
+            new_nodes.append(node)
+            if p_gaps is not None:
+                new_gaps.append(max(p_gaps))  # mas_max_gap(): its largest gap
+            # mas_topiary_replace() will have the new node adopt its children
+            for child_slot, child in enumerate(p_slot):
+                child.parent = node
+                child.parent_slot = child_slot
+                child.is_root = False
+        a.set_dead()
+        b.set_dead()
+
+    # The node where both sides meet, rebuilt around the new children.
+    apiv = t_pivots[:t_slot] + new_maxes
+    aslot = t_slots[:t_slot] + new_nodes
+    agaps: list[int] | None = None
+    if alloc:
+        t_gaps = top.gap
+        assert t_gaps is not None
+        agaps = t_gaps[:t_slot] + new_gaps
+    if rights[0][1] != t_max:
+        apiv += t_pivots[t_slot + 2 : t_end]
+        apiv.append(t_pivots[t_end] if t_end < t_npiv else t_max)
+        aslot += t_slots[t_slot + 2 : t_end + 1]
+        if agaps is not None:
+            assert t_gaps is not None
+            agaps += t_gaps[t_slot + 2 : t_end + 1]
+    new_top = _ma_new_node(mas, t_type, apiv, aslot, agaps)
+
+    # mas_wmb_replace(): link it in, adopt the children; the old node is dead.
+    if not a_min and t_max == ULONG_MAX:
+        new_top.is_root = True  # mas_spanning_rebalance()'s root-limits case
+    else:
+        new_top.copy_parent_from(top)
+    if top.is_root:
+        tree.ma_root = new_top
+        mt_set_height(tree, len(lefts) + 1)
+    else:
+        grand = top.parent
+        assert grand is not None
+        grand.slot[top.parent_slot] = new_top
+    for child_slot, child in enumerate(aslot):
+        child.parent = new_top
+        child.parent_slot = child_slot
+        child.is_root = False
+    top.set_dead()
+    # The state as mas_spanning_rebalance() leaves it: on the new top node, with the
+    # minimum of the left node of the level below (the kernel copies that state up).
     mas.index = first
     mas.last = new_last
     mas.depth = 0
-    mas.node = new_parent
-    mas.min = l_min
-    mas.max = p_max
-    mas.offset = p_slot
+    mas.node = new_top
+    mas.min = a_min
+    mas.max = t_max
+    mas.offset = t_slot
     mas_update_gap(mas)
-    # mtree_range_walk() from there passes the new parent to the new leaf holding first.
-    if right is None or first <= l_max:
-        mas.node = left
-        mas.max = l_max
-    else:
-        mas.node = right
-        mas.min = l_max + 1
-        mas.max = sib_max
+    # mtree_range_walk() from there passes the new nodes to the new leaf holding first.
+    mas.node = w_node
+    mas.min = w_min
+    mas.max = w_max
     mtree_range_walk(mas)
     return True
 
