@@ -1579,22 +1579,37 @@ def mas_wr_split_fast(wr_mas: MaWrState) -> bool:
         ancestor.parent = grand
         grand.slot[old.parent_slot] = ancestor
     old.set_dead()
-    for offset, child in enumerate(aslot):
-        child.parent = ancestor
+    wr_mas.content = content
+    _ma_adopt_and_descend(mas, ancestor, top_min, top_max, aslot, w_node, w_min, w_max)
+    return True
+
+
+def _ma_adopt_and_descend(
+    mas: MaStateFields,
+    top: MapleNode,
+    top_min: int,
+    top_max: int,
+    children: list[Any],
+    leaf: MapleNode,
+    leaf_min: int,
+    leaf_max: int,
+) -> None:
+    """The end of a short cut's ``mas_wmb_replace()``: the new ``top`` node (linked in
+    already) adopts its ``children``, the gaps above it are updated from the state put on
+    it, and ``mtree_range_walk()`` runs from the new ``leaf`` holding the index, where the
+    walk from ``top`` would pass (the new nodes hold it)."""
+    for offset, child in enumerate(children):
+        child.parent = top
         child.parent_slot = offset
         child.is_root = False
-    mas.node = ancestor
+    mas.node = top
     mas.min = top_min
     mas.max = top_max
-    # mas_wmb_replace(): the gaps above, then back down to the entry (the walk from the
-    # new top passes the new nodes to the leaf found above: it starts there).
     mas_update_gap(mas)
-    wr_mas.content = content
-    mas.node = w_node
-    mas.min = w_min
-    mas.max = w_max
+    mas.node = leaf
+    mas.min = leaf_min
+    mas.max = leaf_max
     mtree_range_walk(mas)
-    return True
 
 
 def _ma_replace(
@@ -2189,26 +2204,14 @@ def _mas_wr_spanning_null_fast(wr_mas: MaWrState) -> bool:
         grand = top.parent
         assert grand is not None
         grand.slot[top.parent_slot] = new_top
-    for child_slot, child in enumerate(aslot):
-        child.parent = new_top
-        child.parent_slot = child_slot
-        child.is_root = False
     top.set_dead()
     # The state as mas_spanning_rebalance() leaves it: on the new top node, with the
     # minimum of the left node of the level below (the kernel copies that state up).
     mas.index = first
     mas.last = new_last
     mas.depth = 0
-    mas.node = new_top
-    mas.min = a_min
-    mas.max = t_max
     mas.offset = t_slot
-    mas_update_gap(mas)
-    # mtree_range_walk() from there passes the new nodes to the new leaf holding first.
-    mas.node = w_node
-    mas.min = w_min
-    mas.max = w_max
-    mtree_range_walk(mas)
+    _ma_adopt_and_descend(mas, new_top, a_min, t_max, aslot, w_node, w_min, w_max)
     return True
 
 
