@@ -12,7 +12,7 @@ None erases), so every workload does the same work on every structure.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Iterator
 from typing import Any
 
@@ -102,74 +102,75 @@ class SortedDictRangeMap:
 
 
 class BisectRangeMap:
-    """A range map on three parallel sorted lists (starts, ends, entries)."""
+    """A range map on two plain sorted lists: the starts, and beside each its
+    ``(last, entry)``; found with ``bisect``, changed with slice assignment."""
 
-    __slots__ = ("ends", "entries", "starts")
+    __slots__ = ("spans", "starts")
 
     def __init__(self) -> None:
         self.starts: list[int] = []
-        self.ends: list[int] = []
-        self.entries: list[Any] = []
+        self.spans: list[tuple[int, Any]] = []
 
     def __len__(self) -> int:
         return len(self.starts)
 
     def copy(self) -> BisectRangeMap:
         new = BisectRangeMap()
-        new.starts, new.ends, new.entries = list(self.starts), list(self.ends), list(self.entries)
+        new.starts, new.spans = list(self.starts), list(self.spans)
         return new
 
     def store(self, first: int, last: int, entry: Any) -> None:
-        starts, ends, entries = self.starts, self.ends, self.entries
-        lo = bisect_left(ends, first)  # first range ending at or after first
-        hi = bisect_right(starts, last)  # ranges from lo to hi overlap
+        starts, spans = self.starts, self.spans
+        lo = bisect_right(starts, first) - 1  # the range starting at or before first
+        if lo < 0 or spans[lo][0] < first:
+            lo += 1  # it ends before first: not touched
+        hi = bisect_right(starts, last)  # the ranges from lo to hi overlap
         new_s: list[int] = []
-        new_e: list[int] = []
-        new_x: list[Any] = []
-        if lo < hi:
-            if starts[lo] < first:
-                new_s.append(starts[lo])
-                new_e.append(first - 1)
-                new_x.append(entries[lo])
+        new_v: list[tuple[int, Any]] = []
+        if lo < hi and starts[lo] < first:  # keep the head of the first one
+            new_s.append(starts[lo])
+            new_v.append((first - 1, spans[lo][1]))
         if entry is not None:
             new_s.append(first)
-            new_e.append(last)
-            new_x.append(entry)
-        if lo < hi and ends[hi - 1] > last:
+            new_v.append((last, entry))
+        if lo < hi and spans[hi - 1][0] > last:  # and the tail of the last one
             new_s.append(last + 1)
-            new_e.append(ends[hi - 1])
-            new_x.append(entries[hi - 1])
+            new_v.append(spans[hi - 1])
         starts[lo:hi] = new_s
-        ends[lo:hi] = new_e
-        entries[lo:hi] = new_x
+        spans[lo:hi] = new_v
 
     def load(self, index: int) -> Any:
         i = bisect_right(self.starts, index) - 1
-        if i >= 0 and self.ends[i] >= index:
-            return self.entries[i]
+        if i >= 0:
+            last, entry = self.spans[i]
+            if last >= index:
+                return entry
         return None
 
     def erase(self, index: int) -> Any:
         i = bisect_right(self.starts, index) - 1
-        if i < 0 or self.ends[i] < index:
+        if i < 0:
             return None
-        entry = self.entries[i]
-        del self.starts[i], self.ends[i], self.entries[i]
+        last, entry = self.spans[i]
+        if last < index:
+            return None
+        del self.starts[i], self.spans[i]
         return entry
 
     def next(self, index: int) -> Any:
         i = bisect_right(self.starts, index)
-        return self.entries[i] if i < len(self.entries) else None
+        return self.spans[i][1] if i < len(self.spans) else None
 
     def items(self) -> Iterator[tuple[int, int, Any]]:
-        return zip(self.starts, self.ends, self.entries, strict=True)
+        for start, (last, entry) in zip(self.starts, self.spans, strict=True):
+            yield start, last, entry
 
     def highest_gap(self, lo: int, hi: int, size: int) -> int | None:
-        starts, ends = self.starts, self.ends
+        starts, spans = self.starts, self.spans
         top = hi
         i = bisect_right(starts, hi) - 1
         while i >= 0:
-            end = ends[i]
+            end = spans[i][0]
             if end < top and top - max(end + 1, lo) + 1 >= size:
                 return top
             top = starts[i] - 1
