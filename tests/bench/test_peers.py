@@ -7,7 +7,7 @@ import random
 import pytest
 
 from maplevm.bench.peers import BisectRangeMap, SortedDictRangeMap
-from maplevm.bench.tree import Layout, format_table, measure
+from maplevm.bench.tree import Layout, Result, _paired, format_table, measure
 from maplevm.tree import MT_FLAGS_ALLOC_RANGE, MapleTree, NoSpace
 
 
@@ -57,5 +57,20 @@ def test_measure_reports_every_structure() -> None:
     for r in results:
         assert set(r.rates) == {"maplevm", "SortedDict", "bisect"}
         assert all(rate > 0 for rate in r.rates.values())
+        assert set(r.paired) == {"SortedDict", "bisect"}
     table = format_table(results)
     assert "vs SortedDict" in table and "load (hit)" in table
+
+
+def test_ratios_are_paired_within_each_repetition() -> None:
+    # Rates drifting between repetitions: the ratio of the medians (20/20 = 1.0) pairs the
+    # tree's second repetition with the peer's; the per-repetition ratios (0.5, 1.0, 0.5)
+    # give 0.5.
+    samples = {"maplevm": [10.0, 20.0, 30.0], "SortedDict": [20.0, 20.0, 60.0]}
+    paired = _paired(samples)
+    assert paired == {"SortedDict": 0.5}
+    result = Result(100, "load (hit)", {"maplevm": 20.0, "SortedDict": 20.0}, paired)
+    assert result.ratio("SortedDict") == 0.5
+    assert (
+        Result(100, "load (hit)", {"maplevm": 20.0, "SortedDict": 40.0}).ratio("SortedDict") == 0.5
+    )

@@ -135,7 +135,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             "python": platform.python_version(),
             "machine": platform.machine(),
             "results": [
-                {"ranges": r.size, "workload": r.workload, "ops_per_s": r.rates} for r in results
+                {
+                    "ranges": r.size,
+                    "workload": r.workload,
+                    "ops_per_s": r.rates,
+                    "ratio_to": r.paired,
+                }
+                for r in results
             ],
         }
         print(json.dumps(doc, indent=2))

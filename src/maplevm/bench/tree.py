@@ -2,7 +2,8 @@
 
 For each size (number of ranges) and workload, every structure runs the same operations
 on the same data, in the same run; the number printed is the median of several timed
-repetitions, in operations per second, with the maple tree's ratio to each peer.
+repetitions, in operations per second, with the maple tree's ratio to each peer: the
+median of its ratios within each repetition, where the structures run back to back.
 
 The layout is VMA-like: ranges of 1 to 16 pages separated by gaps of 0 to 8 pages, so no
 gap above the first range holds 64 KiB (as in a packed mmap area, where the highest-gap
@@ -231,16 +232,35 @@ def workloads(ops: int) -> list[Workload]:
 
 @dataclass
 class Result:
+    """Median ops/s per structure, and per peer the median of the maple tree's ratio to it
+    within each repetition (``paired``: the structures of one repetition run back to back,
+    so a slow phase of the machine falls on both sides of each ratio)."""
+
     size: int
     workload: str
     rates: dict[str, float] = field(default_factory=dict)
+    paired: dict[str, float] = field(default_factory=dict)
 
     def ratio(self, peer: str) -> float | None:
+        if peer in self.paired:
+            return self.paired[peer]
         a = self.rates.get("maplevm")
         b = self.rates.get(peer)
         if not a or not b:
             return None
         return a / b
+
+
+def _paired(samples: dict[str, list[float]]) -> dict[str, float]:
+    """The median over repetitions of maplevm's rate divided by each peer's."""
+    own = samples.get("maplevm")
+    if not own:
+        return {}
+    return {
+        name: statistics.median(a / b for a, b in zip(own, rates, strict=True) if b)
+        for name, rates in samples.items()
+        if name != "maplevm" and any(rates)
+    }
 
 
 def _bind(
@@ -273,7 +293,8 @@ def measure(
     only: Iterable[str] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> list[Result]:
-    """Run every workload at every size on every structure; median ops/s of ``repeats``.
+    """Run every workload at every size on every structure; median ops/s of ``repeats``,
+    and the median of the per-repetition ratios.
 
     Structures are measured in turn within each repetition (interleaved), so that the
     machine's noise falls on all of them alike.  A timed run stops after ``budget``
@@ -301,9 +322,8 @@ def measure(
                     else:
                         target = built[name]
                     samples[name].append(_time(_bind(wl.run, target, inputs), budget))
-            results.append(
-                Result(size, wl.name, {n: statistics.median(v) for n, v in samples.items()})
-            )
+            medians = {n: statistics.median(v) for n, v in samples.items()}
+            results.append(Result(size, wl.name, medians, _paired(samples)))
     return results
 
 
