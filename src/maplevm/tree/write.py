@@ -2644,24 +2644,7 @@ def mas_store_gfp(mas: MaStateFields, entry: Any, gfp: int = 0) -> int:
     tree = mas.tree
     root = tree.ma_root
     if mas.status == START and root.__class__ is MapleNode and not tree.alloc_failures:
-        # mas_wr_preallocate() from a fresh state on a tree of nodes, where the
-        # allocation cannot fail: mas_start() puts the state at the root, the write walk
-        # decides the store type, the nodes it needs are counted, the store runs.
-        mas.min = 0
-        mas.max = ULONG_MAX
-        mas.depth = 0
-        mas.status = ACTIVE
-        mas.node = root
-        mas.offset = 0
-        if mas_wr_walk(wr_mas):
-            mas.store_type = mas_wr_leaf_store_type(wr_mas)
-        else:
-            mas.store_type = wr_spanning_store
-        mas_prealloc_calc(wr_mas, entry)
-        if mas.node_request:
-            mas_alloc_nodes(mas)
-        mas_wr_store_entry(wr_mas)
-        mas_destroy(mas)
+        _mas_store_from_root(wr_mas, root)
         return 0
     ret = 0
     while True:
@@ -2677,6 +2660,30 @@ def mas_store_gfp(mas: MaStateFields, entry: Any, gfp: int = 0) -> int:
         mas_wr_store_entry(wr_mas)
     mas_destroy(mas)
     return ret
+
+
+def _mas_store_from_root(wr_mas: MaWrState, root: MapleNode) -> None:
+    """``mas_wr_preallocate()``, the store and ``mas_destroy()`` for a state in
+    ``ma_start`` on a tree of nodes whose allocations cannot fail: ``mas_start()`` puts the
+    state at the root, the write walk decides the store type, the nodes it needs are
+    counted, the store runs.  (``mas_store_gfp()`` and ``mas_erase()`` without the calls
+    that only matter for other states or for a failed allocation.)"""
+    mas = wr_mas.mas
+    mas.min = 0
+    mas.max = ULONG_MAX
+    mas.depth = 0
+    mas.status = ACTIVE
+    mas.node = root
+    mas.offset = 0
+    if mas_wr_walk(wr_mas):
+        mas.store_type = mas_wr_leaf_store_type(wr_mas)
+    else:
+        mas.store_type = wr_spanning_store
+    mas_prealloc_calc(wr_mas, wr_mas.entry)
+    if mas.node_request:
+        mas_alloc_nodes(mas)
+    mas_wr_store_entry(wr_mas)
+    mas_destroy(mas)
 
 
 def mas_store_prealloc(mas: MaStateFields, entry: Any) -> None:
@@ -2734,6 +2741,12 @@ def mas_erase(mas: MaStateFields) -> Any:
         entry = _mas_erase_walk(mas, tree, root, index)
         if entry is not _DECLINED:
             return entry
+    return _mas_erase_general(mas, index)
+
+
+def _mas_erase_general(mas: MaStateFields, index: int) -> Any:
+    """``mas_erase()`` as the kernel writes it (the state in ``ma_start``): walk to the
+    entry, then preallocate and store NULL over its range, retrying after -ENOMEM."""
     wr_mas = MaWrState(mas, None)
     while True:
         entry = mas_state_walk(mas)
@@ -2761,7 +2774,7 @@ def mtree_erase(tree: Any, index: int) -> Any:
         entry = _mas_erase_walk(None, tree, root, index)
         if entry is not _DECLINED:
             return entry
-    return mas_erase(MaStateFields(tree, index, index))
+    return _mas_erase_general(MaStateFields(tree, index, index), index)
 
 
 _DECLINED = object()  # _mas_erase_walk(): the general path must run
@@ -2774,13 +2787,11 @@ def _mas_erase_walk(mas: MaStateFields | None, tree: Any, root: MapleNode, index
     ``mas_wr_preallocate()`` then runs from the root over that range passes the same
     nodes and slots (the range lies in one child at every level), so it is not repeated
     when the store is a NULL merged into its leaf in place (the commonest erase: see
-    below).  Otherwise the path is walked again for what the write walk records (the
-    vacant and sufficient heights, and for a range ending its leaf, a spanning store,
-    the level where the write walk stops) and the general store runs.  The state ends as
-    the kernel's two walks and store leave it.  Returns ``(False, None)`` without
-    changing anything if the walk meets a dead node (the general path then runs);
-    ``(True, entry)`` when done.  Without a state (``mtree_erase()``'s, which nobody
-    reads) none is made unless the general store needs one.
+    below).  Otherwise the write walk runs from the root as the kernel's does and the
+    store follows.  The state ends as the kernel's two walks and store leave it.
+    Returns ``_DECLINED`` without changing anything if the walk meets a dead node (the
+    general path then runs), else the erased entry.  Without a state (``mtree_erase()``'s,
+    which nobody reads) none is made unless the general store needs one.
     """
     node = root
     lo = 0
@@ -2885,85 +2896,11 @@ def _mas_erase_walk(mas: MaStateFields | None, tree: Any, root: MapleNode, index
                 if new_gap > parent.gap[pslot]:
                     ma_parent_gap(node, pslot, new_gap)
             return entry
+    # mas_reset() and the store of NULL over [r_min, r_max] from the root.
     if mas is None:
-        mas = MaStateFields(tree, index, index)
-    mas.status = ACTIVE
-    mas.depth = 0
-    mas.index = r_min
-    mas.last = r_max
-    # mas_wr_walk()'s bookkeeping, walking down again; a spanning write walk stops at the
-    # first level whose child ends at last (mas_is_span_wr()).
-    wr_mas = MaWrState(mas, None)
-    leaf = node
-    leaf_count = count
-    leaf_offset = offset
-    leaf_min = lo
-    leaf_max = hi
-    node = root
-    lo = 0
-    hi = ULONG_MAX
-    depth = 0
-    vacant_height = sufficient_height = 0
-    p_min = p_max = -1
-    while node is not leaf:
-        node_type = node.type
-        pivots = node.pivot
-        if node_type == maple_arange_64 or not pivots[-1]:
-            count = node.meta_end
-        elif pivots[-1] == hi:
-            count = len(pivots) - 1
-        else:
-            count = len(pivots)
-        offset = bisect_left(pivots, index, 0, count)
-        r_max = pivots[offset] if offset < count else hi
-        r_min = pivots[offset - 1] + 1 if offset else lo
-        if spanning and r_max == last:
-            break
-        if count < _VACANT_BELOW[node_type]:
-            vacant_height = depth + 1
-        if node.is_root:
-            if count > 2:
-                sufficient_height = 1
-        elif count > _SUFFICIENT_ABOVE[node_type]:
-            sufficient_height = depth + 1
-        p_min = lo
-        p_max = hi
-        lo = r_min
-        hi = r_max
-        node = node.slot[offset]
-        depth += 1
+        mas = MaStateFields(tree, r_min, r_max)
     else:
-        count = leaf_count
-        offset = leaf_offset
-        lo = leaf_min
-        hi = leaf_max
-        r_min = mas.index
-        r_max = last
-    if spanning:
-        if depth:
-            wr_mas.content = node  # set one level up, as the kernel leaves it
-    else:
-        wr_mas.content = entry
-        wr_mas.parent_min = p_min
-        wr_mas.parent_max = p_max
-    mas.node = node
-    mas.min = lo
-    mas.max = hi
-    mas.depth = depth
-    mas.end = count
-    wr_mas.offset_end = mas.offset = offset
-    wr_mas.type = node.type
-    wr_mas.node = node
-    wr_mas.pivots = node.pivot
-    wr_mas.slots = node.slot
-    wr_mas.r_max = r_max
-    wr_mas.r_min = r_min
-    wr_mas.vacant_height = vacant_height
-    wr_mas.sufficient_height = sufficient_height
-    mas.store_type = wr_spanning_store if spanning else mas_wr_leaf_store_type(wr_mas)
-    mas_prealloc_calc(wr_mas, None)
-    if mas.node_request:
-        mas_alloc_nodes(mas)  # cannot fail: no allocation failure is pending
-    mas_wr_store_entry(wr_mas)
-    mas_destroy(mas)
+        mas.index = r_min
+        mas.last = r_max
+    _mas_store_from_root(MaWrState(mas, None), root)
     return entry
