@@ -1304,6 +1304,29 @@ def _leaf_gap(pivots: list[int], slots: list[Any], start: int, stop: int, before
     return max_gap
 
 
+def _leaf_pair_gaps(
+    pivots: list[int], slots: list[Any], split: int, lo: int, hi: int, right: MapleNode
+) -> tuple[int, int]:
+    """The largest gaps of two new leaves made of ``[0, split)`` and ``[split, end)`` of
+    these flat lists, spanning ``[lo, hi]``; the right one already built as ``right``
+    (read when it is the right-most leaf, which :func:`_leaf_gap` does not cover)."""
+    l_max = pivots[split - 1]
+    left_gap = _leaf_gap(pivots, slots, 0, split, lo - 1)
+    if hi == ULONG_MAX:
+        return left_gap, ma_leaf_max_gap(right, l_max + 1, hi)
+    return left_gap, _leaf_gap(pivots, slots, split, len(slots), l_max)
+
+
+def _leaf_split_off_null(split: int, b_end: int) -> int:
+    """``mab_no_null_split()`` for leaf data (``b_end`` the last index) whose entry at
+    ``split`` is NULL: one further right if that leaves the right node enough, else one
+    to the left, so that the left leaf does not end on NULL."""
+    last_slot = mt_slots[maple_leaf_64] - 1
+    if split < last_slot and b_end - split > mt_min_slots[maple_leaf_64]:
+        return split + 1
+    return split - 1
+
+
 def mas_wr_split_fast(wr_mas: MaWrState) -> bool:
     """Short cut of ``mas_wr_bnode()`` -> ``mas_store_b_node()`` + ``mas_split()`` for a
     split store into a ``maple_leaf_64``.  Returns False, having changed nothing, when a
@@ -1391,7 +1414,7 @@ def mas_wr_split_fast(wr_mas: MaWrState) -> bool:
             # No sibling: split, and a new root goes above (the loop's last round).
             split = (count - 1) // 2  # mab_calc_split(): never a middle node here
             if height == 1 and bslot[split] is None:
-                split = split + 1 if split < 15 and count - 1 - split > 6 else split - 1
+                split = _leaf_split_off_null(split, count - 1)
             plan.append((x, x_min, x_max, 0, 0, None, 0, 0, 0, split))
             break
         parent = x.parent
@@ -1451,7 +1474,7 @@ def mas_wr_split_fast(wr_mas: MaWrState) -> bool:
                     at = bslot[split] if split < count else sib.slot[split - count]
                     b_end = count + sib_end + 1
                 if at is None:
-                    split = split + 1 if split < 15 and b_end - split > 6 else split - 1
+                    split = _leaf_split_off_null(split, b_end)
             plan.append((x, x_min, x_max, first, 2, sib, push, sib_min, sib_max, split))
             x = parent
             x_min = p_min
@@ -1460,7 +1483,7 @@ def mas_wr_split_fast(wr_mas: MaWrState) -> bool:
             break
         split = (count - 1) // 2  # mab_calc_split()
         if height == 1 and bslot[split] is None:
-            split = split + 1 if split < 15 and count - 1 - split > 6 else split - 1
+            split = _leaf_split_off_null(split, count - 1)
         plan.append((x, x_min, x_max, p_slot, 1, None, 0, 0, 0, split))
         count = p_end + 2
         x = parent
@@ -1518,11 +1541,7 @@ def mas_wr_split_fast(wr_mas: MaWrState) -> bool:
             right = _ma_new_node(mas, x_type, bpiv[split:], bslot[split:], gaps[split:])
         if alloc:
             if x_type < 2:
-                lg = _leaf_gap(bpiv, bslot, 0, split, l_min - 1)
-                if r_max == ULONG_MAX:
-                    rg = ma_leaf_max_gap(right, l_max + 1, r_max)
-                else:
-                    rg = _leaf_gap(bpiv, bslot, split, len(bslot), l_max)
+                lg, rg = _leaf_pair_gaps(bpiv, bslot, split, l_min, r_max, right)
             else:
                 lgaps = left.gap
                 rgaps = right.gap
@@ -2078,7 +2097,7 @@ def _mas_wr_spanning_null_fast(wr_mas: MaWrState) -> bool:
         if b_end >= 32 or (bslot[split] is None and b_end >= 31):
             return False
         if bslot[split] is None:
-            split = split + 1 if split < 15 and b_end - split > 6 else split - 1
+            split = _leaf_split_off_null(split, b_end)
     split += 1  # entries in the left leaf
 
     # The levels above, decided from their counts: one node, or two (mab_calc_split()
@@ -2117,11 +2136,7 @@ def _mas_wr_spanning_null_fast(wr_mas: MaWrState) -> bool:
         new_maxes = [l_max, sib_max]
         new_gaps = []
         if alloc:
-            new_gaps.append(_leaf_gap(bpiv, bslot, 0, split, l_min - 1))
-            if sib_max == ULONG_MAX:
-                new_gaps.append(ma_leaf_max_gap(right, l_max + 1, sib_max))
-            else:
-                new_gaps.append(_leaf_gap(bpiv, bslot, split, count, l_max))
+            new_gaps += _leaf_pair_gaps(bpiv, bslot, split, l_min, sib_max, right)
         if first <= l_max:
             w_node, w_min, w_max = left, l_min, l_max
         else:
