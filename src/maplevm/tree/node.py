@@ -87,8 +87,9 @@ class MapleNode:
         return self.parent is self
 
 
-_ZERO_PIVOTS = [0] * (MAPLE_RANGE64_SLOTS - 1)
-_NULL_SLOTS: list[Any] = [None] * MAPLE_RANGE64_SLOTS
+# The zero/NULL fill of a new node's arrays, sliced to length by whoever builds one.
+ZERO_PIVOTS = [0] * (MAPLE_RANGE64_SLOTS - 1)
+NULL_SLOTS: list[Any] = [None] * MAPLE_RANGE64_SLOTS
 _ZERO_GAPS = [0] * MAPLE_ARANGE64_SLOTS
 
 
@@ -110,7 +111,7 @@ def ma_filled_node(
     end = count - 1
     if node_type == maple_arange_64:
         npiv = MAPLE_ARANGE64_SLOTS - 1
-        node.slot = slots + _NULL_SLOTS[: MAPLE_ARANGE64_SLOTS - count]
+        node.slot = slots + NULL_SLOTS[: MAPLE_ARANGE64_SLOTS - count]
         if gaps is not None:
             node.gap = gaps + _ZERO_GAPS[: MAPLE_ARANGE64_SLOTS - count]
             max_gap = max(gaps)
@@ -121,12 +122,12 @@ def ma_filled_node(
         node.meta_end = end
     else:
         npiv = MAPLE_RANGE64_SLOTS - 1
-        node.slot = slots + _NULL_SLOTS[: MAPLE_RANGE64_SLOTS - count]
+        node.slot = slots + NULL_SLOTS[: MAPLE_RANGE64_SLOTS - count]
         node.gap = None
         node.meta_gap = 0
         node.meta_end = end if end < npiv else 0  # a full range node has no metadata
     if count < npiv:
-        node.pivot = pivots[:count] + _ZERO_PIVOTS[: npiv - count]
+        node.pivot = pivots[:count] + ZERO_PIVOTS[: npiv - count]
     else:
         node.pivot = pivots[:npiv]
     node.parent = None

@@ -48,6 +48,8 @@ from maplevm.tree.gap import (
     mas_update_gap,
 )
 from maplevm.tree.node import (
+    NULL_SLOTS,
+    ZERO_PIVOTS,
     MapleNode,
     ma_data_end,
     ma_filled_node,
@@ -2272,8 +2274,8 @@ def mas_wr_node_store(wr_mas: MaWrState, new_end: int) -> None:
         if new_end < node_pivots:
             dst_pivots.append(mas.max)
     # The rest of a new node is zero/NULL.
-    dst_pivots += _ZERO_PIVOTS[: node_pivots - len(dst_pivots)]
-    dst_slots += _NULL_SLOTS[: node_pivots + 1 - len(dst_slots)]
+    dst_pivots += ZERO_PIVOTS[: node_pivots - len(dst_pivots)]
+    dst_slots += NULL_SLOTS[: node_pivots + 1 - len(dst_slots)]
 
     if in_rcu:
         newnode = mas_pop_node(mas, node_type)
@@ -2293,8 +2295,6 @@ def mas_wr_node_store(wr_mas: MaWrState, new_end: int) -> None:
     mas.end = new_end
 
 
-_ZERO_PIVOTS = [0] * 15
-_NULL_SLOTS: list[Any] = [None] * 16
 _MIN_LEAF_END = mt_min_slots[maple_leaf_64]  # below it, a leaf store rebalances
 
 
@@ -2877,11 +2877,11 @@ def _mas_erase_walk(mas: MaStateFields | None, tree: Any, root: MapleNode, index
             new_pivots.append(n_last)
             new_pivots += pivots[after:count]
             new_pivots.append(hi)
-            new_pivots += _ZERO_PIVOTS[: 14 - new_end]
+            new_pivots += ZERO_PIVOTS[: 14 - new_end]
             new_slots = slots[:o]
             new_slots.append(None)
             new_slots += slots[after : count + 1]
-            new_slots += _NULL_SLOTS[: 15 - new_end]
+            new_slots += NULL_SLOTS[: 15 - new_end]
             node.pivot = new_pivots
             node.slot = new_slots
             node.meta_end = new_end  # mas_leaf_set_meta(), below 15 as the data shrank
